@@ -1,0 +1,249 @@
+#include "client/engine_commands.h"
+
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_split.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "client/cli_args.h"
+#include "client/image_files.h"
+#include "engine/checkpoint.h"
+#include "engine/chat_prompt.h"
+#include "engine/classifier.h"
+#include "engine/file_util.h"
+#include "engine/generator.h"
+#include "engine/lora_adapter.h"
+#include "engine/model_bundle.h"
+#include "engine/safetensors.h"
+#include "engine/status_macros.h"
+#include "engine/tiny_model.h"
+
+namespace medgemma::cli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+const std::set<std::string> kModelFlags = {"model", "device", "dtype", "attention", "adapter"};
+
+std::set<std::string> With(std::set<std::string> base, std::initializer_list<std::string> more) {
+  base.insert(more.begin(), more.end());
+  return base;
+}
+
+absl::StatusOr<ModelBundle> LoadBundle(const Args& args) {
+  MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
+  MG_ASSIGN_OR_RETURN(ModelOptions options, ParseModelOptions(args.Get("device", "auto"), args.Get("dtype", "auto"),
+                                                              args.Get("attention", "auto")));
+  return LoadModelBundle(dir, options);
+}
+
+absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoadAdapterIfAny(const Args& args, const ModelBundle& bundle) {
+  if (!args.Has("adapter")) return std::shared_ptr<const LoraAdapter>();
+  return LoraAdapter::Load(args.Get("adapter"), bundle.model->weights(), bundle.model->options().device);
+}
+
+absl::StatusOr<Task> LoadTask(const Args& args) {
+  if (!args.Has("task")) return DefaultBreakHisTask();
+  try {
+    YAML::Node root = YAML::LoadFile(args.Get("task"));
+    return ParseTask(root["task"] ? root["task"] : root);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(args.Get("task"), ": ", e.what()));
+  }
+}
+
+json ClassificationJson(const Task& task, const torch::Tensor& probs) {
+  json out;
+  const int64_t best = probs.argmax().item<int64_t>();
+  std::vector<double> group_probs(task.groups.size(), 0.0);
+  json per_class = json::array();
+  for (size_t i = 0; i < task.labels.size(); ++i) {
+    const double p = probs[i].item<double>();
+    per_class.push_back({{"label", i}, {"name", task.labels[i].name}, {"probability", p}});
+    const int g = task.GroupIndex(task.labels[i].group);
+    if (g >= 0) group_probs[g] += p;
+  }
+  out["label"] = best;
+  out["label_name"] = task.labels[best].name;
+  out["confidence"] = probs[best].item<double>();
+  const int group = task.GroupIndex(task.labels[best].group);
+  if (group >= 0) {
+    out["group"] = task.groups[group];
+    out["group_probability"] = group_probs[group];
+  }
+  out["probabilities"] = per_class;
+  return out;
+}
+
+std::vector<int64_t> ParseIdList(const std::string& text) {
+  std::vector<int64_t> ids;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int64_t id = 0;
+    if (absl::SimpleAtoi(part, &id)) ids.push_back(id);
+  }
+  return ids;
+}
+}  // namespace
+
+absl::Status MakeTinyModel(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"out", "seed"}, {}));
+  MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
+  MG_RETURN_IF_ERROR(WriteTinyModel(out, static_cast<uint64_t>(seed)));
+  std::cout << "wrote tiny Gemma 3 checkpoint to " << out << " (seed " << seed << ")\n";
+  return absl::OkStatus();
+}
+
+absl::Status ClassifyLocal(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"task", "batch-size"}), {"json"}));
+  MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
+  MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
+  MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
+  MG_ASSIGN_OR_RETURN(Task task, LoadTask(args));
+  MG_ASSIGN_OR_RETURN(Classifier classifier, Classifier::Create(bundle.model, *bundle.tokenizer, task, bundle.add_bos_token));
+  MG_ASSIGN_OR_RETURN(int64_t batch_size, args.GetInt("batch-size", 8));
+  if (batch_size <= 0) return absl::InvalidArgumentError("--batch-size must be > 0");
+  json results = json::array();
+  bool any_failed = false;
+  for (size_t start = 0; start < files.size(); start += batch_size) {
+    std::vector<fs::path> batch_files;
+    std::vector<torch::Tensor> pixels;
+    for (size_t i = start; i < std::min(files.size(), start + batch_size); ++i) {
+      auto loaded = LoadPixelValues(files[i], bundle.preprocess);
+      if (!loaded.ok()) {
+        any_failed = true;
+        results.push_back({{"file", files[i].string()}, {"error", std::string(loaded.status().message())}});
+        if (!args.Has("json")) std::cerr << files[i].string() << ": " << loaded.status().message() << "\n";
+        continue;
+      }
+      batch_files.push_back(files[i]);
+      pixels.push_back(*loaded);
+    }
+    if (pixels.empty()) continue;
+    MG_ASSIGN_OR_RETURN(torch::Tensor probs, classifier.Classify(torch::stack(pixels), adapter.get()));
+    for (size_t i = 0; i < batch_files.size(); ++i) {
+      json r = ClassificationJson(task, probs[i]);
+      r["file"] = batch_files[i].string();
+      if (!args.Has("json")) {
+        std::printf("%s\t%d %s\tp=%.3f", batch_files[i].c_str(), r["label"].get<int>(),
+                    r["label_name"].get<std::string>().c_str(), r["confidence"].get<double>());
+        if (r.contains("group")) std::printf("\t%s %.3f", r["group"].get<std::string>().c_str(), r["group_probability"].get<double>());
+        std::printf("\n");
+      }
+      results.push_back(r);
+    }
+  }
+  if (args.Has("json")) std::cout << results.dump(2) << "\n";
+  return any_failed ? absl::InvalidArgumentError("some images could not be classified") : absl::OkStatus();
+}
+
+absl::Status Generate(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"text", "max-new-tokens"}), {}));
+  if (args.positional().size() != 1) return absl::InvalidArgumentError("generate takes exactly one image file");
+  MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
+  MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
+  MG_ASSIGN_OR_RETURN(torch::Tensor pixels, LoadPixelValues(args.positional()[0], bundle.preprocess));
+  MG_ASSIGN_OR_RETURN(ChatPrompt chat, ChatPrompt::Create(bundle.tokenizer.get(), bundle.model->config(), bundle.add_bos_token));
+  GenerationOptions options;
+  MG_ASSIGN_OR_RETURN(options.max_new_tokens, args.GetInt("max-new-tokens", 16));
+  options.stop_ids = {bundle.tokenizer->eos_id(), chat.end_of_turn_id()};
+  const PromptTokens prompt = chat.ForImageAndText(args.Get("text", DefaultBreakHisTask().prompt));
+  MG_ASSIGN_OR_RETURN(auto generated, GenerateGreedy(*bundle.model, {prompt}, pixels.unsqueeze(0), adapter.get(), options));
+  std::vector<int> ids(generated[0].begin(), generated[0].end());
+  std::cout << bundle.tokenizer->Decode(ids) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Tokenize(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"model", "text", "task"}, {"raw"}));
+  MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
+  MG_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(fs::path(dir) / "tokenizer.model"));
+  json out;
+  if (args.Has("raw")) {
+    out["ids"] = tokenizer.Encode(args.Get("text"));
+  } else {
+    MG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
+    MG_ASSIGN_OR_RETURN(bool add_bos, ReadAddBosToken(dir));
+    MG_ASSIGN_OR_RETURN(ChatPrompt chat, ChatPrompt::Create(&tokenizer, config, add_bos));
+    MG_ASSIGN_OR_RETURN(Task task, LoadTask(args));
+    const PromptTokens prompt = chat.ForImageAndText(args.Has("text") ? args.Get("text") : task.prompt);
+    out["ids"] = prompt.ids;
+    out["token_type_ids"] = prompt.token_type_ids;
+  }
+  std::cout << out.dump() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Forward(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"inputs", "out", "labels"}), {"full-logits"}));
+  MG_ASSIGN_OR_RETURN(std::string inputs_path, args.Require("inputs"));
+  MG_ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
+  MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
+  MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
+  MG_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(inputs_path));
+  ModelInputs inputs;
+  MG_ASSIGN_OR_RETURN(inputs.input_ids, file.Load("input_ids"));
+  if (file.Contains("attention_mask")) { MG_ASSIGN_OR_RETURN(inputs.attention_mask, file.Load("attention_mask")); }
+  if (file.Contains("token_type_ids")) { MG_ASSIGN_OR_RETURN(inputs.token_type_ids, file.Load("token_type_ids")); }
+  if (file.Contains("pixel_values")) { MG_ASSIGN_OR_RETURN(inputs.pixel_values, file.Load("pixel_values")); }
+  const auto& model = *bundle.model;
+  const std::vector<int64_t> labels = ParseIdList(args.Get("labels"));
+  std::vector<std::pair<std::string, torch::Tensor>> outputs;
+  MG_RETURN_IF_ERROR(GuardTorch("forward", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    // Warm-up and timing: the first call includes one-off allocations and kernel selection.
+    auto hidden = model.Hidden(inputs, LoraContext{adapter.get(), false}, nullptr);
+    auto mask = inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
+    auto last_index = (mask.to(torch::kLong).sum(1) - 1).to(hidden.device());
+    auto last = hidden.gather(1, last_index.view({-1, 1, 1}).expand({-1, 1, hidden.size(2)})).squeeze(1);
+    if (!labels.empty()) {
+      auto label_logits = model.Logits(last, torch::tensor(labels, torch::kLong)).to(torch::kFloat);
+      outputs.emplace_back("label_logits", label_logits);
+      outputs.emplace_back("label_probs", torch::softmax(label_logits, -1));
+    }
+    if (args.Has("full-logits")) outputs.emplace_back("logits", model.Logits(hidden).to(torch::kFloat));
+    return absl::OkStatus();
+  }));
+  return WriteSafetensors(out_path, outputs);
+}
+
+absl::Status Preprocess(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"model", "out"}, {}));
+  MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
+  MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  MG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
+  MG_ASSIGN_OR_RETURN(PreprocessConfig preprocess, LoadPreprocessConfig(dir, config.vision));
+  MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
+  std::vector<torch::Tensor> pixels;
+  for (const auto& f : files) {
+    MG_ASSIGN_OR_RETURN(torch::Tensor p, LoadPixelValues(f, preprocess));
+    pixels.push_back(p);
+  }
+  return WriteSafetensors(out, {{"pixel_values", torch::stack(pixels)}});
+}
+
+absl::Status MergeAdapter(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"out"}), {}));
+  MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  if (!args.Has("adapter")) return absl::InvalidArgumentError("--adapter is required");
+  MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
+  MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
+  MG_ASSIGN_OR_RETURN(ModelWeights merged, MergeLora(bundle.model->weights(), *adapter));
+  MG_RETURN_IF_ERROR(SaveModelCheckpoint(out, bundle.model->config(), merged));
+  for (const char* name : {"tokenizer.model", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
+                           "tokenizer.json", "chat_template.jinja", "chat_template.json"}) {
+    if (!fs::exists(bundle.dir / name)) continue;
+    MG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(bundle.dir / name));
+    MG_RETURN_IF_ERROR(WriteStringAtomically(fs::path(out) / name, bytes));
+  }
+  std::cout << "merged " << args.Get("adapter") << " into " << out << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace medgemma::cli

@@ -1,0 +1,19 @@
+// medgemma-cli subcommands that run the engine in-process (no server involved).
+#pragma once
+
+#include <absl/status/status.h>
+
+#include <string>
+#include <vector>
+
+namespace medgemma::cli {
+
+absl::Status MakeTinyModel(const std::vector<std::string>& argv);
+absl::Status ClassifyLocal(const std::vector<std::string>& argv);
+absl::Status Generate(const std::vector<std::string>& argv);
+absl::Status Tokenize(const std::vector<std::string>& argv);
+absl::Status Forward(const std::vector<std::string>& argv);
+absl::Status Preprocess(const std::vector<std::string>& argv);
+absl::Status MergeAdapter(const std::vector<std::string>& argv);
+
+}  // namespace medgemma::cli

@@ -1,0 +1,50 @@
+// medgemma-cli: one binary for operators and developers. In-process engine commands today; the
+// server and trainer clients join them as those services land.
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "client/engine_commands.h"
+
+namespace {
+using Command = absl::Status (*)(const std::vector<std::string>&);
+
+struct Entry {
+  Command run;
+  const char* usage;
+};
+
+const std::map<std::string, Entry>& Commands() {
+  using namespace medgemma::cli;
+  static const std::map<std::string, Entry> commands = {
+      {"make-tiny-model", {MakeTinyModel, "--out DIR [--seed N]"}},
+      {"classify", {ClassifyLocal, "--model DIR [--adapter DIR] [--task YAML] [--json] [--batch-size N] FILE|DIR..."}},
+      {"generate", {Generate, "--model DIR [--adapter DIR] [--text PROMPT] [--max-new-tokens N] FILE"}},
+      {"tokenize", {Tokenize, "--model DIR [--text TEXT] [--raw]"}},
+      {"forward", {Forward, "--model DIR --inputs IN.safetensors --out OUT.safetensors [--labels ID,...] [--full-logits]"}},
+      {"preprocess", {Preprocess, "--model DIR --out OUT.safetensors FILE..."}},
+      {"merge-adapter", {MergeAdapter, "--model DIR --adapter DIR --out DIR"}},
+  };
+  return commands;
+}
+
+int Usage() {
+  std::cerr << "usage: medgemma-cli COMMAND [flags]\n"
+               "model flags: --device cpu|cuda|auto --dtype float32|bfloat16|auto --attention sdpa|eager|auto\n";
+  for (const auto& [name, entry] : Commands()) std::cerr << "  " << name << " " << entry.usage << "\n";
+  return 2;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  auto it = Commands().find(argv[1]);
+  if (it == Commands().end()) return Usage();
+  const absl::Status status = it->second.run(std::vector<std::string>(argv + 2, argv + argc));
+  if (!status.ok()) {
+    std::cerr << "medgemma-cli " << argv[1] << ": " << status << "\n";
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}

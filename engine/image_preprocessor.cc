@@ -1,0 +1,72 @@
+#include "engine/image_preprocessor.h"
+
+#include <absl/strings/str_cat.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "engine/file_util.h"
+#include "engine/status_macros.h"
+
+namespace medgemma {
+namespace fs = std::filesystem;
+
+absl::StatusOr<PreprocessConfig> LoadPreprocessConfig(const fs::path& model_dir, const VisionConfig& vision) {
+  PreprocessConfig config;
+  config.size = vision.image_size;
+  nlohmann::json settings;
+  for (const char* name : {"preprocessor_config.json", "processor_config.json"}) {
+    if (!fs::exists(model_dir / name)) continue;
+    MG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(model_dir / name));
+    try {
+      auto json = nlohmann::json::parse(text);
+      settings = json.contains("image_processor") ? json["image_processor"] : json;
+    } catch (const nlohmann::json::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " is not valid JSON: ", e.what()));
+    }
+    break;
+  }
+  try {
+    if (settings.contains("size") && settings["size"].is_object()) {
+      const auto& size = settings["size"];
+      const int64_t h = size.value("height", config.size), w = size.value("width", config.size);
+      if (h != w) return absl::UnimplementedError("only square image sizes are supported");
+      config.size = h;
+    }
+    if (settings.contains("rescale_factor")) config.rescale_factor = settings["rescale_factor"].get<double>();
+    if (settings.contains("image_mean")) config.mean = settings["image_mean"].get<std::array<double, 3>>();
+    if (settings.contains("image_std")) config.std = settings["image_std"].get<std::array<double, 3>>();
+    if (settings.value("do_pan_and_scan", false)) return absl::UnimplementedError("pan-and-scan is not supported");
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("image processor settings: ", e.what()));
+  }
+  if (config.size != vision.image_size) {
+    return absl::InvalidArgumentError(absl::StrCat("image processor size ", config.size,
+                                                   " differs from vision_config.image_size ", vision.image_size));
+  }
+  return config;
+}
+
+absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const PreprocessConfig& config) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return absl::InvalidArgumentError("image buffer does not match its size");
+  }
+  return GuardTorch("preprocess", [&]() -> absl::StatusOr<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    auto pixels = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
+    auto x = pixels.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat);
+    namespace F = torch::nn::functional;
+    x = F::interpolate(x, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{config.size, config.size})
+                              .mode(torch::kBilinear)
+                              .align_corners(false)
+                              .antialias(true));
+    // PIL resizes 8-bit images: round to the values it would store before rescaling.
+    x = x.round().clamp(0, 255).mul(config.rescale_factor);
+    auto mean = torch::tensor({config.mean[0], config.mean[1], config.mean[2]}, torch::kFloat).view({1, 3, 1, 1});
+    auto std = torch::tensor({config.std[0], config.std[1], config.std[2]}, torch::kFloat).view({1, 3, 1, 1});
+    return ((x - mean) / std).squeeze(0).contiguous();
+  });
+}
+
+}  // namespace medgemma

@@ -1,0 +1,39 @@
+// The elementwise and projection operations shared by the vision tower and the decoder, with
+// every dtype cast where transformers puts it (RMSNorm and softmax in float32, LoRA in float32).
+// These throw c10::Error; callers reach them only from inside GuardTorch.
+#pragma once
+
+#include <torch/types.h>
+
+#include "engine/model_config.h"
+#include "engine/model_weights.h"
+
+namespace medgemma {
+
+class LoraAdapter;
+
+// Which adapter (if any) the forward pass applies, and whether LoRA dropout is active.
+struct LoraContext {
+  const LoraAdapter* adapter = nullptr;
+  bool training = false;
+};
+
+// Gemma's RMSNorm: float32 x * rsqrt(mean(x^2) + eps) * (1 + w), cast back to x's dtype.
+torch::Tensor GemmaRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+torch::Tensor GeluTanh(const torch::Tensor& x);
+torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps);
+
+// x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale in float32 when it targets `linear`.
+torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
+
+// Rotary tables for one layer type: inv_freq in float32 as transformers computes it.
+struct Rotary {
+  torch::Tensor inv_freq;  // (head_dim / 2)
+  static Rotary Create(const RopeParameters& rope, int64_t head_dim, torch::Device device);
+  // cos and sin of (B, 1, L, head_dim) in `dtype`, from integer positions (B, L).
+  std::pair<torch::Tensor, torch::Tensor> Tables(const torch::Tensor& positions, torch::ScalarType dtype) const;
+};
+// Rotate-half RoPE on (B, H, L, head_dim).
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+}  // namespace medgemma

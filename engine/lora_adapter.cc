@@ -1,0 +1,301 @@
+#include "engine/lora_adapter.h"
+
+#include <absl/strings/match.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+
+#include "engine/file_util.h"
+#include "engine/safetensors.h"
+#include "engine/sha256.h"
+#include "engine/status_macros.h"
+#include "engine/weight_names.h"
+
+namespace medgemma {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+constexpr const char* kConfigFile = "adapter_config.json";
+constexpr const char* kWeightsFile = "adapter_model.safetensors";
+constexpr const char* kKeyPrefix = "base_model.model.";
+
+bool IsPlainName(const std::string& s) {
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+std::string ShortName(const std::string& module) { return module.substr(module.rfind('.') + 1); }
+
+// A PEFT-format key to (canonical module path, "A" or "B"); nullopt for keys that are not LoRA.
+std::optional<std::pair<std::string, char>> ParseKey(std::string key) {
+  if (!absl::StartsWith(key, kKeyPrefix)) return std::nullopt;
+  key = key.substr(std::string(kKeyPrefix).size());
+  for (char which : {'A', 'B'}) {
+    for (const std::string suffix : {absl::StrCat(".lora_", std::string(1, which), ".weight"),
+                                     absl::StrCat(".lora_", std::string(1, which), ".default.weight")}) {
+      if (absl::EndsWith(key, suffix)) {
+        return std::make_pair(CanonicalTensorName(key.substr(0, key.size() - suffix.size())), which);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+absl::Status RefuseUnsupported(const json& cfg) {
+  auto set_and_not_empty = [&](const char* key) {
+    return cfg.contains(key) && !cfg[key].is_null() && !(cfg[key].is_object() && cfg[key].empty()) &&
+           !(cfg[key].is_array() && cfg[key].empty());
+  };
+  if (cfg.value("peft_type", "LORA") != "LORA") {
+    return absl::InvalidArgumentError(absl::StrCat("adapter peft_type is ", cfg["peft_type"].dump(), "; only LORA is supported"));
+  }
+  if (cfg.value("use_dora", false)) return absl::UnimplementedError("adapter uses DoRA (use_dora), which is not supported");
+  if (cfg.value("fan_in_fan_out", false)) return absl::UnimplementedError("adapter sets fan_in_fan_out, which is not supported");
+  if (cfg.value("bias", "none") != "none") return absl::UnimplementedError("adapter trains biases (bias != none), which is not supported");
+  for (const char* key : {"rank_pattern", "alpha_pattern", "modules_to_save", "layers_to_transform"}) {
+    if (set_and_not_empty(key)) return absl::UnimplementedError(absl::StrCat("adapter sets ", key, ", which is not supported"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoraConfig> ParseConfig(const std::string& text) {
+  json cfg;
+  try {
+    cfg = json::parse(text);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(kConfigFile, " is not valid JSON: ", e.what()));
+  }
+  MG_RETURN_IF_ERROR(RefuseUnsupported(cfg));
+  LoraConfig config;
+  try {
+    config.r = cfg.at("r").get<int64_t>();
+    config.alpha = cfg.value("lora_alpha", static_cast<double>(config.r));
+    config.dropout = cfg.value("lora_dropout", 0.0);
+    config.use_rslora = cfg.value("use_rslora", false);
+    if (cfg.contains("base_model_name_or_path") && cfg["base_model_name_or_path"].is_string()) {
+      config.base_model_name_or_path = cfg["base_model_name_or_path"].get<std::string>();
+    }
+    const json& targets = cfg.at("target_modules");
+    config.target_modules = targets.is_string() ? std::vector<std::string>{targets.get<std::string>()}
+                                                : targets.get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(kConfigFile, ": ", e.what()));
+  }
+  MG_RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+}  // namespace
+
+double LoraConfig::scale() const { return use_rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / r; }
+
+absl::Status LoraConfig::Validate() const {
+  if (r <= 0) return absl::InvalidArgumentError(absl::StrCat("LoRA rank r must be > 0, got ", r));
+  if (!(alpha > 0)) return absl::InvalidArgumentError(absl::StrCat("lora_alpha must be > 0, got ", alpha));
+  if (!(dropout >= 0 && dropout < 1)) return absl::InvalidArgumentError(absl::StrCat("lora_dropout must be in [0, 1), got ", dropout));
+  if (target_modules.empty()) return absl::InvalidArgumentError("target_modules is empty");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> ResolveTargetModules(const std::vector<std::string>& targets,
+                                                      const ModelWeights& base) {
+  std::vector<int> out;
+  const auto linears = base.linears();
+  const bool all_linear = targets.size() == 1 && targets[0] == "all-linear";
+  const bool regex = targets.size() == 1 && !all_linear && !IsPlainName(targets[0]);
+  std::regex pattern;
+  if (regex) {
+    try {
+      pattern = std::regex(targets[0]);
+    } catch (const std::regex_error& e) {
+      return absl::InvalidArgumentError(absl::StrCat("target_modules regex '", targets[0], "': ", e.what()));
+    }
+  }
+  std::set<std::string> matched_targets;
+  for (const Linear* linear : linears) {
+    bool hit = all_linear;
+    if (regex) hit = std::regex_match(linear->module, pattern);
+    for (const auto& t : targets) {
+      if (!all_linear && !regex && (linear->module == t || absl::EndsWith(linear->module, "." + t))) {
+        hit = true;
+        matched_targets.insert(t);
+      }
+    }
+    if (hit) out.push_back(linear->index);
+  }
+  if (!all_linear && !regex) {
+    for (const auto& t : targets) {
+      if (!matched_targets.count(t)) {
+        return absl::InvalidArgumentError(absl::StrCat("target module '", t, "' matches no linear layer of the model"));
+      }
+    }
+  }
+  if (out.empty()) return absl::InvalidArgumentError("target_modules select no linear layer of the model");
+  return out;
+}
+
+const LoraWeights* LoraAdapter::ForLinear(int index) const {
+  if (index < 0 || index >= static_cast<int>(by_linear_.size()) || !by_linear_[index].a.defined()) return nullptr;
+  return &by_linear_[index];
+}
+
+std::vector<std::pair<std::string, LoraWeights*>> LoraAdapter::Modules() {
+  std::vector<std::pair<std::string, LoraWeights*>> out;
+  for (size_t i = 0; i < by_linear_.size(); ++i) {
+    if (by_linear_[i].a.defined()) out.emplace_back(module_names_[i], &by_linear_[i]);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, const LoraWeights*>> LoraAdapter::Modules() const {
+  std::vector<std::pair<std::string, const LoraWeights*>> out;
+  for (auto& [name, w] : const_cast<LoraAdapter*>(this)->Modules()) out.emplace_back(name, w);
+  return out;
+}
+
+int64_t LoraAdapter::NumParameters() const {
+  int64_t n = 0;
+  for (const auto& [name, w] : Modules()) n += w->a.numel() + w->b.numel();
+  return n;
+}
+
+absl::StatusOr<std::shared_ptr<LoraAdapter>> LoraAdapter::Create(const LoraConfig& config, const ModelWeights& base,
+                                                                  torch::Device device, uint64_t seed) {
+  MG_RETURN_IF_ERROR(config.Validate());
+  MG_ASSIGN_OR_RETURN(std::vector<int> targets, ResolveTargetModules(config.target_modules, base));
+  return GuardTorch("create adapter", [&]() -> absl::StatusOr<std::shared_ptr<LoraAdapter>> {
+    torch::NoGradGuard no_grad;
+    auto adapter = std::make_shared<LoraAdapter>();
+    adapter->config_ = config;
+    const auto linears = base.linears();
+    adapter->by_linear_.resize(linears.size());
+    adapter->module_names_.resize(linears.size());
+    auto generator = torch::make_generator<torch::CPUGeneratorImpl>(seed);
+    for (int index : targets) {
+      const Linear* linear = linears[index];
+      const int64_t out_features = linear->weight.size(0), in_features = linear->weight.size(1);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));  // kaiming_uniform(a=sqrt(5))
+      auto a = torch::empty({config.r, in_features}, torch::kFloat).uniform_(-bound, bound, generator);
+      adapter->by_linear_[index] = {a.to(device), torch::zeros({out_features, config.r}, torch::TensorOptions(device))};
+      adapter->module_names_[index] = linear->module;
+    }
+    return adapter;
+  });
+}
+
+absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::path& dir, const ModelWeights& base,
+                                                                     torch::Device device) {
+  MG_ASSIGN_OR_RETURN(std::string config_text, ReadFileToString(dir / kConfigFile));
+  MG_ASSIGN_OR_RETURN(LoraConfig config, ParseConfig(config_text));
+  MG_ASSIGN_OR_RETURN(std::vector<int> targets, ResolveTargetModules(config.target_modules, base));
+  MG_ASSIGN_OR_RETURN(std::string weights_bytes, ReadFileToString(dir / kWeightsFile));
+  MG_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(dir / kWeightsFile));
+
+  const auto linears = base.linears();
+  std::map<std::string, int> index_by_module;
+  for (const Linear* l : linears) index_by_module[l->module] = l->index;
+  auto adapter = std::make_shared<LoraAdapter>();
+  adapter->config_ = config;
+  adapter->version_ = Sha256Hex(weights_bytes);
+  adapter->by_linear_.resize(linears.size());
+  adapter->module_names_.resize(linears.size());
+  std::vector<std::string> problems;
+  for (const auto& [key, info] : file.tensors()) {
+    auto parsed = ParseKey(key);
+    auto it = parsed ? index_by_module.find(parsed->first) : index_by_module.end();
+    if (it == index_by_module.end()) {
+      problems.push_back(absl::StrCat("'", key, "' names no linear layer of the model"));
+      continue;
+    }
+    const Linear* linear = linears[it->second];
+    const std::vector<int64_t> expected = parsed->second == 'A'
+                                              ? std::vector<int64_t>{config.r, linear->weight.size(1)}
+                                              : std::vector<int64_t>{linear->weight.size(0), config.r};
+    if (info.shape != expected) {
+      problems.push_back(absl::StrCat("'", key, "' has shape [", absl::StrJoin(info.shape, ","), "], expected [",
+                                      absl::StrJoin(expected, ","), "] for r=", config.r));
+      continue;
+    }
+    MG_ASSIGN_OR_RETURN(torch::Tensor t, file.Load(key, device, torch::kFloat));
+    LoraWeights& w = adapter->by_linear_[it->second];
+    (parsed->second == 'A' ? w.a : w.b) = t.clone();  // own the memory: the file's mapping goes away
+    adapter->module_names_[it->second] = linear->module;
+  }
+  const std::set<int> targeted(targets.begin(), targets.end());
+  for (size_t i = 0; i < linears.size(); ++i) {
+    const LoraWeights& w = adapter->by_linear_[i];
+    const bool present = w.a.defined() || w.b.defined();
+    if (present && !(w.a.defined() && w.b.defined())) {
+      problems.push_back(absl::StrCat(linears[i]->module, " has only one of lora_A / lora_B"));
+    } else if (present != (targeted.count(static_cast<int>(i)) > 0)) {
+      problems.push_back(absl::StrCat(linears[i]->module,
+                                      present ? " has weights but is not in target_modules" : " is targeted but has no weights"));
+    }
+    if (problems.size() >= 8) break;
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("adapter ", dir.string(), " does not fit the base model: ",
+                                                   absl::StrJoin(problems, "; ")));
+  }
+  return std::shared_ptr<const LoraAdapter>(adapter);
+}
+
+absl::Status LoraAdapter::Save(const fs::path& dir) const {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  std::set<std::string> short_names;
+  for (const auto& [module, w] : Modules()) {
+    tensors.emplace_back(absl::StrCat(kKeyPrefix, module, ".lora_A.weight"), w->a.detach().to(torch::kFloat));
+    tensors.emplace_back(absl::StrCat(kKeyPrefix, module, ".lora_B.weight"), w->b.detach().to(torch::kFloat));
+    short_names.insert(ShortName(module));
+  }
+  const bool all_linear = config_.target_modules == std::vector<std::string>{"all-linear"};
+  json cfg = {
+      {"peft_type", "LORA"},
+      {"task_type", "CAUSAL_LM"},
+      {"r", config_.r},
+      {"lora_alpha", config_.alpha},
+      {"lora_dropout", config_.dropout},
+      // peft saves "all-linear" resolved to the names of the modules it matched.
+      {"target_modules", all_linear ? std::vector<std::string>(short_names.begin(), short_names.end())
+                                    : config_.target_modules},
+      {"bias", "none"},
+      {"use_rslora", config_.use_rslora},
+      {"use_dora", false},
+      {"fan_in_fan_out", false},
+      {"modules_to_save", nullptr},
+      {"rank_pattern", json::object()},
+      {"alpha_pattern", json::object()},
+      {"layers_to_transform", nullptr},
+      {"init_lora_weights", true},
+      {"inference_mode", true},
+      {"base_model_name_or_path", config_.base_model_name_or_path},
+  };
+  MG_RETURN_IF_ERROR(WriteSafetensors(dir / kWeightsFile, tensors, {{"format", "pt"}}));
+  return WriteStringAtomically(dir / kConfigFile, cfg.dump(2));
+}
+
+absl::StatusOr<ModelWeights> MergeLora(const ModelWeights& base, const LoraAdapter& adapter) {
+  return GuardTorch("merge adapter", [&]() -> absl::StatusOr<ModelWeights> {
+    torch::NoGradGuard no_grad;
+    ModelWeights merged = base;
+    for (Linear* linear : merged.linears()) {
+      const LoraWeights* w = adapter.ForLinear(linear->index);
+      if (w == nullptr) continue;
+      auto delta = torch::matmul(w->b, w->a) * adapter.config().scale();
+      linear->weight = (linear->weight.to(torch::kFloat) + delta.to(linear->weight.device()))
+                           .to(linear->weight.scalar_type());
+    }
+    return merged;
+  });
+}
+
+}  // namespace medgemma

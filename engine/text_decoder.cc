@@ -1,0 +1,69 @@
+#include "engine/text_decoder.h"
+
+#include <torch/torch.h>
+
+namespace medgemma {
+namespace {
+struct LayerInputs {
+  const TokenLayout& layout;
+  torch::Tensor mask;
+  std::pair<torch::Tensor, torch::Tensor> cos_sin;
+};
+
+torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, const torch::Tensor& x,
+                            const LayerInputs& in, const LoraContext& lora, AttentionBackend backend,
+                            KvCache* cache, size_t layer_index) {
+  const int64_t b = x.size(0), len = x.size(1), hd = c.head_dim;
+  auto split = [&](const torch::Tensor& t, int64_t heads) { return t.view({b, len, heads, hd}).transpose(1, 2); };
+  auto q = GemmaRmsNorm(split(ApplyLinear(x, w.q_proj, lora), c.num_attention_heads), w.q_norm, c.rms_norm_eps);
+  auto k = GemmaRmsNorm(split(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, c.rms_norm_eps);
+  auto v = split(ApplyLinear(x, w.v_proj, lora), c.num_key_value_heads);
+  q = ApplyRope(q, in.cos_sin.first, in.cos_sin.second);
+  k = ApplyRope(k, in.cos_sin.first, in.cos_sin.second);
+  if (cache != nullptr) {
+    cache->keys[layer_index].narrow(2, cache->length, len).copy_(k);
+    cache->values[layer_index].narrow(2, cache->length, len).copy_(v);
+    k = cache->keys[layer_index].narrow(2, 0, cache->length + len);
+    v = cache->values[layer_index].narrow(2, 0, cache->length + len);
+  }
+  auto out = Attend(q, k, v, in.mask, std::pow(c.query_pre_attn_scalar, -0.5), backend);
+  return ApplyLinear(out.transpose(1, 2).reshape({b, len, c.num_attention_heads * hd}), w.o_proj, lora);
+}
+
+torch::Tensor Mlp(const DecoderLayerWeights& w, const torch::Tensor& x, const LoraContext& lora) {
+  return ApplyLinear(GeluTanh(ApplyLinear(x, w.gate_proj, lora)) * ApplyLinear(x, w.up_proj, lora), w.down_proj, lora);
+}
+}  // namespace
+
+DecoderRotaries DecoderRotaries::Create(const TextConfig& c, torch::Device device) {
+  return {Rotary::Create(c.rope_full, c.head_dim, device), Rotary::Create(c.rope_sliding, c.head_dim, device)};
+}
+
+torch::Tensor TextDecoderForward(const TextConfig& c, const TextWeights& w, const DecoderRotaries& rotaries,
+                                 const torch::Tensor& embeds, const TokenLayout& layout, const LoraContext& lora,
+                                 AttentionBackend backend, KvCache* cache) {
+  TokenLayout keys = layout;
+  if (cache != nullptr) {
+    cache->AppendLayout(layout);
+    keys = cache->Prefix(cache->length + embeds.size(1));
+  }
+  const auto dtype = embeds.scalar_type();
+  const LayerInputs full{layout, BuildAttentionMask(layout, keys, std::nullopt),
+                         rotaries.full.Tables(layout.positions, dtype)};
+  const LayerInputs sliding{layout, BuildAttentionMask(layout, keys, c.sliding_window),
+                            rotaries.sliding.Tables(layout.positions, dtype)};
+  auto x = embeds;
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const auto& layer = w.layers[i];
+    const LayerInputs& in = c.layer_types[i] == LayerType::kFull ? full : sliding;
+    auto attn = SelfAttention(c, layer, GemmaRmsNorm(x, layer.input_layernorm, c.rms_norm_eps), in, lora, backend,
+                              cache, i);
+    x = x + GemmaRmsNorm(attn, layer.post_attention_layernorm, c.rms_norm_eps);
+    auto mlp = Mlp(layer, GemmaRmsNorm(x, layer.pre_feedforward_layernorm, c.rms_norm_eps), lora);
+    x = x + GemmaRmsNorm(mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
+  }
+  if (cache != nullptr) cache->length += embeds.size(1);
+  return x;
+}
+
+}  // namespace medgemma

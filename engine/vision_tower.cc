@@ -1,0 +1,32 @@
+#include "engine/vision_tower.h"
+
+#include <torch/torch.h>
+
+namespace medgemma {
+namespace {
+torch::Tensor SelfAttention(const VisionConfig& c, const VisionLayerWeights& w, const torch::Tensor& x,
+                            const LoraContext& lora, AttentionBackend backend) {
+  const int64_t n = x.size(0), len = x.size(1), heads = c.num_attention_heads, hd = c.head_dim();
+  auto split = [&](const torch::Tensor& t) { return t.view({n, len, heads, hd}).transpose(1, 2); };
+  auto q = split(ApplyLinear(x, w.q_proj, lora));
+  auto k = split(ApplyLinear(x, w.k_proj, lora));
+  auto v = split(ApplyLinear(x, w.v_proj, lora));
+  auto out = Attend(q, k, v, torch::Tensor(), std::pow(static_cast<double>(hd), -0.5), backend);
+  return ApplyLinear(out.transpose(1, 2).reshape({n, len, heads * hd}), w.out_proj, lora);
+}
+}  // namespace
+
+torch::Tensor VisionTowerForward(const VisionConfig& c, const VisionWeights& w, const torch::Tensor& pixel_values,
+                                 const LoraContext& lora, AttentionBackend backend) {
+  auto x = torch::conv2d(pixel_values.to(w.patch_weight.scalar_type()), w.patch_weight, w.patch_bias,
+                         /*stride=*/c.patch_size);
+  x = x.flatten(2).transpose(1, 2) + w.position_embedding;  // (N, patches, V), row-major patches
+  for (const auto& layer : w.layers) {
+    x = x + SelfAttention(c, layer, LayerNorm(x, layer.layer_norm1, c.layer_norm_eps), lora, backend);
+    auto h = LayerNorm(x, layer.layer_norm2, c.layer_norm_eps);
+    x = x + ApplyLinear(GeluTanh(ApplyLinear(h, layer.fc1, lora)), layer.fc2, lora);
+  }
+  return LayerNorm(x, w.post_layernorm, c.layer_norm_eps);
+}
+
+}  // namespace medgemma

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the project builds, tests and runs with. Idempotent: packages
+# already present are skipped by apt. Run as root (or with sudo available).
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libc-ares-dev libre2-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  prometheus-cpp-dev libcivetweb-dev civetweb
+  libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsqlite3-dev
+  sentencepiece python3-sentencepiece python3-grpcio python3-grpc-tools python3-numpy
+  prometheus openssl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
