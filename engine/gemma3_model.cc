@@ -68,6 +68,11 @@ Gemma3Model::Gemma3Model(ModelConfig config, ModelWeights weights, const ModelOp
 absl::StatusOr<std::shared_ptr<const Gemma3Model>> Gemma3Model::Load(const std::filesystem::path& model_dir,
                                                                      const ModelOptions& options) {
   MG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(model_dir));
+  if (options.device.is_cuda() && options.dtype == torch::kFloat) {
+    // float32 was asked for: keep cuBLAS and cuDNN (the patch conv) off TF32's 10-bit mantissa.
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+  }
   MG_ASSIGN_OR_RETURN(ModelWeights weights, LoadModelWeights(model_dir, config, options.device, options.dtype));
   return GuardTorch("model init", [&]() -> absl::StatusOr<std::shared_ptr<const Gemma3Model>> {
     return FromWeights(std::move(config), std::move(weights), options);
