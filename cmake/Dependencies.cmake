@@ -1,7 +1,9 @@
 # Every dependency is a Debian -dev package here; on the GPU machine the same names come from the
 # device bundle plus the CUDA libtorch found through CMAKE_PREFIX_PATH.
-find_package(Torch REQUIRED)
+# Protobuf before Torch: the CUDA wheel's Caffe2 config otherwise defines an empty
+# protobuf::libprotobuf of its own, and nothing links the real library.
 find_package(Protobuf REQUIRED)
+find_package(Torch REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)

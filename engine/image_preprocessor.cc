@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 absl::StatusOr<PreprocessConfig> LoadPreprocessConfig(const fs::path& model_dir, const VisionConfig& vision) {
   PreprocessConfig config;
   config.size = vision.image_size;
-  nlohmann::json settings;
+  nlohmann::json settings = nlohmann::json::object();
   for (const char* name : {"preprocessor_config.json", "processor_config.json"}) {
     if (!fs::exists(model_dir / name)) continue;
     MG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(model_dir / name));

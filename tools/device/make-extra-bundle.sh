@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The GPU machine lacks two Debian -dev packages the project needs that shared/device's bundle does
-# not pack: nlohmann-json3-dev (headers + CMake config) and libsqlite3-dev. Packs them into
+# The GPU machine lacks Debian -dev packages the project needs that shared/device's bundle does
+# not pack: nlohmann-json3-dev, libsqlite3-dev, and libprotobuf-dev + protoc (the torch wheel's
+# include directory has only an older protobuf's headers, no library). Packs them into
 # .device/extra.tar.xz; tools/device/setup-extra.sh unpacks it there. Run after make-bundle.sh.
 set -euo pipefail
 out_dir=${1:-.device}
 mkdir -p "$out_dir"
-files=$( (dpkg -L nlohmann-json3-dev libsqlite3-dev; readlink -f /usr/lib/x86_64-linux-gnu/libsqlite3.so) |
+pkgs="nlohmann-json3-dev libsqlite3-dev libprotobuf-dev protobuf-compiler libprotoc32"
+files=$( (dpkg -L $pkgs; for l in libsqlite3.so libprotobuf.so libprotobuf-lite.so libprotoc.so.32; do
+          readlink -f /usr/lib/x86_64-linux-gnu/$l; done) |
   while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "$f"; done | grep -v -e '^/usr/share/doc' -e '\.a$')
 echo "$files" | tar -cJf "$out_dir/extra.tar.xz" --files-from=-
 cp "$(dirname "$0")/setup-extra.sh" "$out_dir/setup-extra.sh"

@@ -217,10 +217,15 @@ def tiny_parity(cli, work, device):
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": TASK_PROMPT}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     hf_in = processor(text=text, images=[image], return_tensors="pt")
+    # AutoTokenizer appends <image_soft_token> after the pieces it adds itself; the real Gemma
+    # tokenizer.json has it at config.image_token_index. Map it there before comparing.
+    hf_image_id = tok.convert_tokens_to_ids("<image_soft_token>")
+    hf_in["input_ids"][hf_in["input_ids"] == hf_image_id] = config.image_token_index
     ours_ids = json.loads(run([cli, "tokenize", "--model", model_dir])[0])["ids"]
     same = hf_in["input_ids"][0].tolist() == ours_ids
     record("tiny prompt ids == HF processor", f"{len(ours_ids)} ids", "equal", same,
-           "" if same else f"hf={hf_in['input_ids'][0].tolist()[:20]} ours={ours_ids[:20]}")
+           (f"HF image token id {hf_image_id} mapped to {config.image_token_index}" if same else
+            f"hf={hf_in['input_ids'][0].tolist()} ours={ours_ids}"))
     mismatches = 0
     rng = np.random.default_rng(11)
     alphabet = list("abcdefghijklmnopqrstuvwxyz ABC0123456789\n\n  .,:;()-_éü中文😀\t")
@@ -275,6 +280,27 @@ def preprocessing_parity(cli, work, model_dir):
         record(f"preprocess {w}x{h} max|d| vs Gemma3ImageProcessor", f"{d:.4f}", "0.02", d <= 0.02)
 
 
+def write_4b_tokenizer(cli, work, model_dir, config):
+    """A 262144-piece tokenizer.model with <start_of_image>/<end_of_image> at MedGemma's ids, built
+    from the tiny one, so the engine's prompt and classify paths run on the 4B-shaped model."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    m = pb.ModelProto()
+    with open(os.path.join(work, "tiny_src", "tokenizer.model"), "rb") as f:
+        m.ParseFromString(f.read())
+    unused = pb.ModelProto.SentencePiece.UNUSED
+    specials = {config.boi_token_index: "<start_of_image>", config.eoi_token_index: "<end_of_image>"}
+    for p in m.pieces:
+        if p.piece in specials.values():
+            p.piece, p.type = f"<moved_{p.piece[1:-1]}>", unused
+    while len(m.pieces) < config.image_token_index:
+        i = len(m.pieces)
+        p = m.pieces.add()
+        p.piece, p.score = specials.get(i, f"<unused_{i}>"), 0.0
+        p.type = pb.ModelProto.SentencePiece.USER_DEFINED if i in specials else unused
+    with open(os.path.join(model_dir, "tokenizer.model"), "wb") as f:
+        f.write(m.SerializeToString())
+
+
 def big_parity(cli, work, device, n_inputs, batch):
     print("== MedGemma-4B-shaped bf16 ==", flush=True)
     config = medgemma_4b_config()
@@ -282,6 +308,7 @@ def big_parity(cli, work, device, n_inputs, batch):
     model = build_model(config, torch.bfloat16, "sdpa", 4, device)
     model_dir = os.path.join(work, "big")
     model.save_pretrained(model_dir, max_shard_size="2GB")
+    write_4b_tokenizer(cli, work, model_dir, config)
     print(f"built+saved 4B in {time.time() - t0:.0f}s; params {sum(p.numel() for p in model.parameters())/1e9:.2f}B",
           flush=True)
     g = torch.Generator().manual_seed(21)
