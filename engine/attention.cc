@@ -44,11 +44,20 @@ torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
   return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
 }
 
+// transformers masks with torch.finfo(dtype).min of the score dtype.
+c10::Scalar LowestOf(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kBFloat16: return std::numeric_limits<c10::BFloat16>::lowest();
+    case torch::kHalf: return std::numeric_limits<c10::Half>::lowest();
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+
 torch::Tensor EagerAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                              const torch::Tensor& mask, double scale) {
   auto scores = torch::matmul(q, k.transpose(2, 3)) * scale;
   if (mask.defined()) {
-    scores = scores.masked_fill(~mask, std::numeric_limits<float>::lowest());
+    scores = scores.masked_fill(~mask, LowestOf(scores.scalar_type()));
   }
   auto probs = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
   return torch::matmul(probs, v);

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+#include "engine/image_decoder.h"
+#include "engine/image_preprocessor.h"
+#include "tests/engine/test_support.h"
+
+namespace medgemma {
+namespace {
+
+std::string Encode(const cv::Mat& bgr, const std::string& ext) {
+  std::vector<uchar> out;
+  EXPECT_TRUE(cv::imencode(ext, bgr, out));
+  return std::string(out.begin(), out.end());
+}
+
+TEST(ImageDecoderTest, DecodesEveryFormatToRgbWithHeaderSizes) {
+  cv::Mat bgr(23, 37, CV_8UC3, cv::Scalar(30, 200, 10));  // B, G, R
+  for (const std::string ext : {".png", ".jpg", ".tiff", ".bmp"}) {
+    const std::string bytes = Encode(bgr, ext);
+    auto header = ReadImageHeader(bytes);
+    ASSERT_TRUE(header.ok()) << ext << header.status();
+    EXPECT_EQ(header->width, 37) << ext;
+    EXPECT_EQ(header->height, 23) << ext;
+    auto image = DecodeImage(bytes, ImageLimits{});
+    ASSERT_TRUE(image.ok()) << ext << image.status();
+    EXPECT_NEAR(image->pixels[0], 10, 3) << ext;  // R first
+    EXPECT_NEAR(image->pixels[1], 200, 3) << ext;
+    EXPECT_NEAR(image->pixels[2], 30, 3) << ext;
+  }
+}
+
+TEST(ImageDecoderTest, BadInputGetsAClearInvalidArgument) {
+  const std::string png = testing::RandomPng(40, 30, 1);
+  std::string huge_header = png.substr(0, 33);
+  const unsigned char big[8] = {0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60};  // 60000 x 60000
+  std::memcpy(huge_header.data() + 16, big, 8);
+  struct Case {
+    std::string bytes;
+    const char* expect;
+  } cases[] = {
+      {"", "empty"},
+      {png.substr(0, png.size() / 2), "cannot decode PNG"},
+      {png.substr(0, 20), "truncated PNG"},
+      {std::string(500, '\x42'), "unsupported"},
+      {huge_header, "3600000000 pixels"},
+      {std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10), "JPEG"},
+  };
+  for (const auto& c : cases) {
+    auto image = DecodeImage(c.bytes, ImageLimits{});
+    EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument) << c.expect;
+    EXPECT_NE(std::string(image.status().message()).find(c.expect), std::string::npos) << image.status();
+  }
+  ImageLimits small;
+  small.max_encoded_bytes = 100;
+  EXPECT_NE(std::string(DecodeImage(png, small).status().message()).find("limit"), std::string::npos);
+}
+
+TEST(ImageDecoderTest, RawRgbNeedsExactlyWidthTimesHeightTimesThreeBytes) {
+  EXPECT_TRUE(RgbImageFromRaw(4, 2, std::string(24, '\x01'), ImageLimits{}).ok());
+  auto wrong = RgbImageFromRaw(4, 2, std::string(23, '\x01'), ImageLimits{});
+  EXPECT_NE(std::string(wrong.status().message()).find("needs 24 RGB bytes but has 23"), std::string::npos);
+  EXPECT_FALSE(RgbImageFromRaw(0, 2, "", ImageLimits{}).ok());
+  EXPECT_FALSE(RgbImageFromRaw(-4, -2, std::string(24, 'x'), ImageLimits{}).ok());
+}
+
+TEST(ImagePreprocessorTest, KnownValuesForConstantAndIdentitySizedImages) {
+  PreprocessConfig config;
+  config.size = 8;
+  RgbImage constant{5, 3, {}};
+  for (int i = 0; i < 15; ++i) constant.pixels.insert(constant.pixels.end(), {10, 200, 255});
+  auto x = PreprocessImage(constant, config);
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(x->sizes(), (std::vector<int64_t>{3, 8, 8}));
+  EXPECT_NEAR((*x)[0].min().item<float>(), (10 / 255.0 - 0.5) / 0.5, 1e-6);
+  EXPECT_NEAR((*x)[0].max().item<float>(), (10 / 255.0 - 0.5) / 0.5, 1e-6);
+  EXPECT_NEAR((*x)[1][3][4].item<float>(), (200 / 255.0 - 0.5) / 0.5, 1e-6);
+  EXPECT_NEAR((*x)[2][7][7].item<float>(), 1.0, 1e-6);
+
+  RgbImage same{8, 8, {}};
+  for (int i = 0; i < 64; ++i) same.pixels.insert(same.pixels.end(), {uint8_t(i * 4), uint8_t(255 - i), 7});
+  auto y = PreprocessImage(same, config);
+  ASSERT_TRUE(y.ok());
+  for (int i : {0, 9, 63}) {  // resizing to the same size is the identity
+    EXPECT_NEAR((*y)[0][i / 8][i % 8].item<float>(), (i * 4 / 255.0 - 0.5) / 0.5, 1e-6) << i;
+    EXPECT_NEAR((*y)[1][i / 8][i % 8].item<float>(), ((255 - i) / 255.0 - 0.5) / 0.5, 1e-6) << i;
+  }
+}
+
+TEST(ImagePreprocessorTest, DownscaleAveragesLikeAntialiasedBilinear) {
+  // A 2x-downscaled checkerboard of 0/255 averages to the middle value in every output pixel.
+  RgbImage board{16, 16, {}};
+  for (int y = 0; y < 16; ++y) {
+    for (int x = 0; x < 16; ++x) {
+      const uint8_t v = (x + y) % 2 ? 255 : 0;
+      board.pixels.insert(board.pixels.end(), {v, v, v});
+    }
+  }
+  PreprocessConfig config;
+  config.size = 8;
+  auto x = PreprocessImage(board, config);
+  ASSERT_TRUE(x.ok());
+  EXPECT_NEAR(x->slice(1, 1, 7).slice(2, 1, 7).abs().max().item<float>(), 0.0, 1.0 / 255 + 1e-6);
+}
+
+}  // namespace
+}  // namespace medgemma
