@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "client/cli_args.h"
+#include "client/demo_data.h"
 #include "client/image_files.h"
 #include "engine/checkpoint.h"
 #include "engine/chat_prompt.h"
@@ -97,6 +98,21 @@ absl::Status MakeTinyModel(const std::vector<std::string>& argv) {
   MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
   MG_RETURN_IF_ERROR(WriteTinyModel(out, static_cast<uint64_t>(seed)));
   std::cout << "wrote tiny Gemma 3 checkpoint to " << out << " (seed " << seed << ")\n";
+  return absl::OkStatus();
+}
+
+absl::Status MakeDemoData(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"out", "seed", "patients-per-type", "images-per-patient"}, {}));
+  MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  DemoDataOptions options;
+  MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
+  MG_ASSIGN_OR_RETURN(int64_t patients, args.GetInt("patients-per-type", options.patients_per_type));
+  MG_ASSIGN_OR_RETURN(int64_t images, args.GetInt("images-per-patient", options.images_per_patient));
+  options.seed = static_cast<uint64_t>(seed);
+  options.patients_per_type = static_cast<int>(patients);
+  options.images_per_patient = static_cast<int>(images);
+  MG_RETURN_IF_ERROR(WriteDemoData(out, options));
+  std::cout << "wrote BreakHis-layout demo data to " << out << " (" << 8 * patients * 4 * images << " images)\n";
   return absl::OkStatus();
 }
 

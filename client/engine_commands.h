@@ -9,6 +9,7 @@
 namespace medgemma::cli {
 
 absl::Status MakeTinyModel(const std::vector<std::string>& argv);
+absl::Status MakeDemoData(const std::vector<std::string>& argv);
 absl::Status ClassifyLocal(const std::vector<std::string>& argv);
 absl::Status Generate(const std::vector<std::string>& argv);
 absl::Status Tokenize(const std::vector<std::string>& argv);

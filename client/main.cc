@@ -19,6 +19,7 @@ const std::map<std::string, Entry>& Commands() {
   using namespace medgemma::cli;
   static const std::map<std::string, Entry> commands = {
       {"make-tiny-model", {MakeTinyModel, "--out DIR [--seed N]"}},
+      {"make-demo-data", {MakeDemoData, "--out DIR [--seed N] [--patients-per-type N] [--images-per-patient N]"}},
       {"classify", {ClassifyLocal, "--model DIR [--adapter DIR] [--task YAML] [--json] [--batch-size N] FILE|DIR..."}},
       {"generate", {Generate, "--model DIR [--adapter DIR] [--text PROMPT] [--max-new-tokens N] FILE"}},
       {"tokenize", {Tokenize, "--model DIR [--text TEXT] [--raw]"}},
