@@ -7,17 +7,20 @@
 
 namespace medgemma {
 namespace {
-// Replaces `from` at the start of `name` by `to`; returns false if `name` does not start with it.
-bool ReplacePrefix(std::string* name, const std::string& from, const std::string& to) {
-  if (!absl::StartsWith(*name, from)) return false;
-  *name = to + name->substr(from.size());
-  return true;
+using PrefixRule = std::pair<const char*, const char*>;
+
+// Rewrites the first rule's prefix that `name` starts with; names matching none stay as they are.
+template <size_t N>
+std::string RewriteFirstPrefix(const std::string& name, const PrefixRule (&rules)[N]) {
+  for (const auto& [from, to] : rules) {
+    if (absl::StartsWith(name, from)) return to + name.substr(std::string(from).size());
+  }
+  return name;
 }
 }  // namespace
 
 std::string CanonicalTensorName(const std::string& name) {
-  std::string out = name;
-  static const std::pair<const char*, const char*> kRules[] = {
+  static const PrefixRule kRules[] = {
       {"language_model.model.", "model.language_model."},
       {"language_model.lm_head.", "lm_head."},
       {"model.vision_tower.vision_model.", "model.vision_tower."},
@@ -25,23 +28,16 @@ std::string CanonicalTensorName(const std::string& name) {
       {"vision_tower.", "model.vision_tower."},
       {"multi_modal_projector.", "model.multi_modal_projector."},
   };
-  for (const auto& [from, to] : kRules) {
-    if (ReplacePrefix(&out, from, to)) break;
-  }
-  return out;
+  return RewriteFirstPrefix(name, kRules);
 }
 
 std::string SavedTensorName(const std::string& canonical) {
-  std::string out = canonical;
-  static const std::pair<const char*, const char*> kRules[] = {
+  static const PrefixRule kRules[] = {
       {"model.language_model.", "language_model.model."},
       {"model.vision_tower.", "vision_tower."},
       {"model.multi_modal_projector.", "multi_modal_projector."},
   };
-  for (const auto& [from, to] : kRules) {
-    if (ReplacePrefix(&out, from, to)) break;
-  }
-  return out;
+  return RewriteFirstPrefix(canonical, kRules);
 }
 
 }  // namespace medgemma
