@@ -5,6 +5,9 @@
 find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
 find_package(absl CONFIG REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(GTest REQUIRED)
@@ -23,3 +26,14 @@ add_library(torch_deps INTERFACE)
 target_link_libraries(torch_deps INTERFACE ${TORCH_LIBRARIES})
 separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(torch_deps INTERFACE ${_torch_flags})
+
+# The CUDA torch wheel ships an older protobuf's headers in its include directory, which GCC would
+# search before /usr/include (a standard directory that -I cannot move forward). A link to the
+# system protobuf headers in the build tree, put first, makes every TU see the headers that match
+# the library it links.
+set(PROTOBUF_FIRST_DIR ${CMAKE_BINARY_DIR}/protobuf-first)
+file(MAKE_DIRECTORY ${PROTOBUF_FIRST_DIR}/google)
+file(CREATE_LINK ${Protobuf_INCLUDE_DIR}/google/protobuf ${PROTOBUF_FIRST_DIR}/google/protobuf SYMBOLIC)
+function(medgemma_protobuf_headers_first target)
+  target_include_directories(${target} SYSTEM BEFORE PRIVATE ${PROTOBUF_FIRST_DIR})
+endfunction()

@@ -1,0 +1,18 @@
+#include "rpc/grpc_status.h"
+
+#include <string>
+
+namespace medgemma::rpc {
+
+// absl and gRPC share the canonical code numbering, so the mapping is the identity on codes.
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+}  // namespace medgemma::rpc

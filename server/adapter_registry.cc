@@ -1,0 +1,107 @@
+#include "server/adapter_registry.h"
+
+#include <absl/strings/str_cat.h>
+
+#include <chrono>
+
+#include "engine/status_macros.h"
+
+namespace medgemma::server {
+namespace fs = std::filesystem;
+
+absl::Status ValidateAdapterName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return absl::InvalidArgumentError("adapter name must be 1..64 characters");
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(absl::StrCat("adapter name '", name, "' may hold only letters, digits, '.', '_', '-'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+AdapterRegistry::AdapterRegistry(std::shared_ptr<const Gemma3Model> model, std::vector<fs::path> roots)
+    : model_(std::move(model)), roots_(std::move(roots)) {}
+
+absl::Status AdapterRegistry::CheckPathAllowed(const fs::path& path) const {
+  if (roots_.empty()) return absl::OkStatus();
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  for (const auto& root : roots_) {
+    const fs::path real_root = fs::weakly_canonical(root, ec);
+    auto mismatch = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+    if (mismatch.first == real_root.end()) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat("adapter path ", path.string(), " is outside the configured adapter roots"));
+}
+
+absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, const std::string& path, bool set_default) {
+  MG_RETURN_IF_ERROR(ValidateAdapterName(name));
+  if (path.empty()) return absl::InvalidArgumentError("adapter path is empty");
+  MG_RETURN_IF_ERROR(CheckPathAllowed(path));
+  // The expensive part (file reads, hashing, shape checks, copy to the device) happens here, on the
+  // admin call's thread, while the batcher keeps serving the previous version.
+  MG_ASSIGN_OR_RETURN(auto adapter, LoraAdapter::Load(path, model_->weights(), model_->options().device));
+  auto served = std::make_shared<ServedAdapter>();
+  served->name = name;
+  served->path = path;
+  served->adapter = std::move(adapter);
+  served->loaded_at = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  std::lock_guard<std::mutex> lock(mu_);
+  adapters_[name] = served;
+  if (set_default) default_ = name;
+  ++swaps_;
+  return AdapterHandle(served);
+}
+
+absl::Status AdapterRegistry::Unload(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!adapters_.count(name)) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
+  if (default_ == name) {
+    return absl::FailedPreconditionError(absl::StrCat("adapter '", name, "' is the default; set another default first"));
+  }
+  adapters_.erase(name);  // requests already holding it finish on it
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AdapterHandle> AdapterRegistry::SetDefault(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (name.empty()) {
+    default_.clear();
+    ++swaps_;
+    return AdapterHandle();
+  }
+  auto it = adapters_.find(name);
+  if (it == adapters_.end()) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
+  default_ = name;
+  ++swaps_;
+  return it->second;
+}
+
+absl::StatusOr<AdapterHandle> AdapterRegistry::Resolve(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string& wanted = name.empty() ? default_ : name;
+  if (wanted.empty()) return AdapterHandle();
+  auto it = adapters_.find(wanted);
+  if (it == adapters_.end()) return absl::NotFoundError(absl::StrCat("adapter '", wanted, "' is not loaded"));
+  return it->second;
+}
+
+std::vector<AdapterHandle> AdapterRegistry::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AdapterHandle> out;
+  for (const auto& [name, handle] : adapters_) out.push_back(handle);
+  return out;
+}
+
+std::string AdapterRegistry::default_name() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return default_;
+}
+
+int64_t AdapterRegistry::swaps() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return swaps_;
+}
+
+}  // namespace medgemma::server

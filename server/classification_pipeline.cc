@@ -1,0 +1,120 @@
+#include "server/classification_pipeline.h"
+
+#include <absl/strings/str_cat.h>
+#include <torch/torch.h>
+
+#include "engine/image_decoder.h"
+#include "engine/status_macros.h"
+
+namespace medgemma::server {
+namespace {
+double Seconds(Clock::time_point from, Clock::time_point to) { return std::chrono::duration<double>(to - from).count(); }
+
+absl::StatusOr<RgbImage> DecodeRequestImage(const v1::Image& image, const ImageLimits& limits) {
+  switch (image.source_case()) {
+    case v1::Image::kEncoded:
+      return DecodeImage(image.encoded(), limits);
+    case v1::Image::kRaw:
+      return RgbImageFromRaw(image.raw().width(), image.raw().height(), image.raw().rgb(), limits);
+    default:
+      return absl::InvalidArgumentError("request has no image (set image.encoded or image.raw)");
+  }
+}
+
+std::string CodeName(const absl::Status& status) {
+  std::string name = absl::StatusCodeToString(status.code());
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+}  // namespace
+
+ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& adapter, Clock::time_point admitted,
+                                                             Done done) const {
+  return [this, adapter, admitted, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
+    p_.metrics->CountRequest(CodeName(response.status()), response.ok() ? response->adapter() : adapter);
+    p_.metrics->ObserveLatency(Seconds(admitted, Clock::now()));
+    done(std::move(response));
+  };
+}
+
+void ClassificationPipeline::Submit(v1::ClassifyRequest request, Clock::time_point deadline,
+                                    std::function<bool()> cancelled, Done done) {
+  const Clock::time_point admitted = Clock::now();
+  done = Counted(request.adapter(), admitted, std::move(done));
+  absl::StatusOr<AdapterHandle> adapter = p_.registry->Resolve(request.adapter());
+  if (!adapter.ok()) return done(adapter.status());
+  p_.pool->Submit([this, request = std::move(request), adapter = *adapter, deadline, cancelled = std::move(cancelled),
+                   admitted, done = std::move(done)]() mutable {
+    Preprocess(std::move(request), std::move(adapter), deadline, std::move(cancelled), admitted, std::move(done));
+  });
+}
+
+void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHandle adapter, Clock::time_point deadline,
+                                        std::function<bool()> cancelled, Clock::time_point admitted, Done done) {
+  if (Clock::now() >= deadline) return done(absl::DeadlineExceededError("deadline passed before preprocessing"));
+  if (cancelled && cancelled()) return done(absl::CancelledError("cancelled by the caller"));
+  const auto start = Clock::now();
+  absl::StatusOr<RgbImage> image = DecodeRequestImage(request.image(), p_.limits);
+  if (!image.ok()) return done(image.status());
+  absl::StatusOr<torch::Tensor> pixels = PreprocessImage(*image, p_.preprocess);
+  if (!pixels.ok()) return done(pixels.status());
+  const double preprocess_seconds = Seconds(start, Clock::now());
+  p_.metrics->ObservePreprocess(preprocess_seconds);
+
+  BatchRequest batch_request;
+  batch_request.pixels = *std::move(pixels);
+  batch_request.adapter = std::move(adapter);
+  batch_request.admitted = Clock::now();
+  batch_request.deadline = deadline;
+  batch_request.cancelled = std::move(cancelled);
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  batch_request.done = [this, id = request.request_id(), preprocess_seconds, admitted,
+                        shared_done](absl::StatusOr<BatchOutcome> outcome) {
+    if (!outcome.ok()) return (*shared_done)(outcome.status());
+    (*shared_done)(BuildResponse(id, *outcome, preprocess_seconds, admitted));
+  };
+  absl::Status admitted_status = p_.batcher->Submit(std::move(batch_request));
+  if (!admitted_status.ok()) (*shared_done)(admitted_status);
+}
+
+v1::ClassifyResponse ClassificationPipeline::BuildResponse(const std::string& request_id, const BatchOutcome& outcome,
+                                                           double preprocess_seconds, Clock::time_point admitted) const {
+  v1::ClassifyResponse r;
+  r.set_request_id(request_id);
+  const auto probs = outcome.probabilities.contiguous();
+  const float* p = probs.data_ptr<float>();
+  const int n = static_cast<int>(p_.task.labels.size());
+  std::vector<double> group_sums(p_.task.groups.size(), 0.0);
+  int best = 0;
+  for (int i = 0; i < n; ++i) {
+    auto* c = r.add_probabilities();
+    c->set_label(i);
+    c->set_name(p_.task.labels[i].name);
+    c->set_probability(p[i]);
+    if (p[i] > p[best]) best = i;
+    const int g = p_.task.GroupIndex(p_.task.labels[i].group);
+    if (g >= 0) group_sums[g] += p[i];
+  }
+  r.set_label(best);
+  r.set_label_name(p_.task.labels[best].name);
+  r.set_confidence(p[best]);
+  const int group = p_.task.GroupIndex(p_.task.labels[best].group);
+  if (group >= 0) {
+    r.set_group(p_.task.groups[group]);
+    r.set_group_probability(static_cast<float>(group_sums[group]));
+  }
+  r.set_model_id(p_.model_id);
+  if (outcome.adapter) {
+    r.set_adapter(outcome.adapter->name);
+    r.set_adapter_version(outcome.adapter->adapter->version());
+  }
+  r.set_batch_size(outcome.batch_size);
+  auto* t = r.mutable_timing();
+  t->set_preprocess_ms(static_cast<float>(preprocess_seconds * 1e3));
+  t->set_queue_ms(static_cast<float>(outcome.queue_seconds * 1e3));
+  t->set_inference_ms(static_cast<float>(outcome.inference_seconds * 1e3));
+  t->set_total_ms(static_cast<float>(Seconds(admitted, Clock::now()) * 1e3));
+  return r;
+}
+
+}  // namespace medgemma::server

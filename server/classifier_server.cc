@@ -1,0 +1,130 @@
+#include "server/classifier_server.h"
+
+#include <absl/strings/str_cat.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "engine/status_macros.h"
+#include "rpc/credentials.h"
+
+namespace medgemma::server {
+namespace fs = std::filesystem;
+
+namespace {
+v1::ModelInfo DescribeModel(const ServerConfig& config, const ModelBundle& bundle, const Classifier& classifier) {
+  v1::ModelInfo info;
+  info.set_model_id(config.model_id.empty() ? fs::path(config.model_dir).filename().string() : config.model_id);
+  info.set_dtype(DtypeName(bundle.model->options().dtype));
+  info.set_device(bundle.model->options().device.str());
+  for (size_t i = 0; i < config.task.labels.size(); ++i) {
+    auto* label = info.add_labels();
+    label->set_label(static_cast<int32_t>(i));
+    label->set_name(config.task.labels[i].name);
+    label->set_group(config.task.labels[i].group);
+  }
+  for (const auto& g : config.task.groups) info.add_groups(g);
+  auto* batching = info.mutable_batching();
+  batching->set_max_batch_size(config.batching.max_batch_size);
+  batching->set_max_queue_delay_us(config.batching.max_queue_delay_us);
+  for (int s : config.batching.preferred_batch_sizes) batching->add_preferred_batch_sizes(s);
+  batching->set_max_queue_size(config.batching.max_queue_size);
+  info.set_image_size(static_cast<int32_t>(bundle.model->config().vision.image_size));
+  info.set_prompt_tokens(static_cast<int32_t>(classifier.prompt().ids.size()));
+  return info;
+}
+}  // namespace
+
+absl::Status ClassifierServer::LoadConfiguredAdapters(const ServerConfig& config) {
+  std::vector<AdapterSpec> specs = config.adapters;
+  if (!config.adapters_dir.empty() && fs::is_directory(config.adapters_dir)) {
+    for (const auto& entry : fs::directory_iterator(config.adapters_dir)) {
+      if (fs::exists(entry.path() / "adapter_config.json")) specs.push_back({entry.path().filename().string(), entry.path().string()});
+    }
+  }
+  for (const auto& spec : specs) {
+    auto loaded = registry_->Load(spec.name, spec.path, false);
+    if (!loaded.ok()) return absl::Status(loaded.status().code(), absl::StrCat("adapter ", spec.name, ": ", loaded.status().message()));
+  }
+  if (!config.default_adapter.empty()) {
+    MG_RETURN_IF_ERROR(registry_->SetDefault(config.default_adapter).status());
+  }
+  metrics_->SetAdapters(static_cast<int>(registry_->List().size()), registry_->swaps());
+  return absl::OkStatus();
+}
+
+absl::Status ClassifierServer::WarmUp() {
+  const int64_t size = bundle_.model->config().vision.image_size;
+  auto pixels = torch::zeros({1, 3, size, size});
+  MG_RETURN_IF_ERROR(classifier_->Classify(pixels, nullptr).status());
+  for (const auto& adapter : registry_->List()) {
+    MG_RETURN_IF_ERROR(classifier_->Classify(pixels, adapter->adapter.get()).status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const ServerConfig& config) {
+  MG_RETURN_IF_ERROR(config.Validate());
+  std::unique_ptr<ClassifierServer> s(new ClassifierServer());
+  s->config_ = config;
+  MG_ASSIGN_OR_RETURN(ModelOptions options, ParseModelOptions(config.device, config.dtype, config.attention));
+  MG_ASSIGN_OR_RETURN(s->bundle_, LoadModelBundle(config.model_dir, options));
+  MG_ASSIGN_OR_RETURN(Classifier classifier,
+                      Classifier::Create(s->bundle_.model, *s->bundle_.tokenizer, config.task, s->bundle_.add_bos_token));
+  s->classifier_ = std::make_unique<Classifier>(std::move(classifier));
+  MG_ASSIGN_OR_RETURN(s->auth_, rpc::TokenAuthorizer::Load(config.auth_tokens_file, config.auth_tokens_env));
+  s->metrics_ = std::make_unique<ServerMetrics>();
+  std::vector<fs::path> roots(config.adapter_roots.begin(), config.adapter_roots.end());
+  s->registry_ = std::make_unique<AdapterRegistry>(s->bundle_.model, roots);
+  MG_RETURN_IF_ERROR(s->LoadConfiguredAdapters(config));
+  MG_RETURN_IF_ERROR(s->WarmUp());
+  s->batcher_ = std::make_unique<DynamicBatcher>(s->classifier_.get(), config.batching, s->metrics_.get());
+  s->pool_ = std::make_unique<ThreadPool>(config.batching.preprocess_threads);
+  v1::ModelInfo info = DescribeModel(config, s->bundle_, *s->classifier_);
+  s->pipeline_ = std::make_unique<ClassificationPipeline>(ClassificationPipeline::Parts{
+      info.model_id(), config.task, s->bundle_.preprocess, config.image_limits, s->registry_.get(), s->batcher_.get(),
+      s->pool_.get(), s->metrics_.get()});
+  s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info);
+  s->admin_service_ = std::make_unique<AdapterAdminService>(s->registry_.get(), &s->auth_, s->metrics_.get());
+
+  MG_ASSIGN_OR_RETURN(auto credentials, rpc::MakeServerCredentials(config.tls));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, credentials, &s->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.RegisterService(s->classifier_service_.get());
+  builder.RegisterService(s->admin_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  if (!config.metrics_listen.empty()) {
+    try {
+      s->metrics_port_ = s->metrics_->Expose(config.metrics_listen);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
+    }
+  }
+  auto* health = s->server_->GetHealthCheckService();
+  health->SetServingStatus(true);  // warm-up ran before the port opened
+  return s;
+}
+
+void ClassifierServer::Shutdown(std::chrono::seconds grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + grace);  // in-flight calls finish on the running batcher
+  batcher_->Stop();
+}
+
+void ClassifierServer::Wait() { server_->Wait(); }
+
+ClassifierServer::~ClassifierServer() {
+  if (server_) Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
+}
+
+}  // namespace medgemma::server

@@ -1,0 +1,61 @@
+// medgemma-server assembled: the model bundle, adapters, batcher, pools, metrics and the gRPC server
+// with health and reflection. Health reports SERVING only after a warm-up batch has run, and
+// NOT_SERVING from the moment shutdown starts. Used by main and by the tests, on real ports.
+#pragma once
+
+#include <absl/status/statusor.h>
+#include <grpcpp/server.h>
+
+#include <memory>
+
+#include "engine/classifier.h"
+#include "engine/model_bundle.h"
+#include "rpc/auth.h"
+#include "server/adapter_admin_service.h"
+#include "server/adapter_registry.h"
+#include "server/classification_pipeline.h"
+#include "server/classifier_service.h"
+#include "server/dynamic_batcher.h"
+#include "server/server_config.h"
+#include "server/server_metrics.h"
+#include "server/thread_pool.h"
+
+namespace medgemma::server {
+
+class ClassifierServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(const ServerConfig& config);
+  ~ClassifierServer();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  const Classifier& classifier() const { return *classifier_; }
+  AdapterRegistry& registry() { return *registry_; }
+  const DynamicBatcher& batcher() const { return *batcher_; }
+
+  // Stops taking calls, lets in-flight calls (and the batches they wait for) finish within `grace`.
+  void Shutdown(std::chrono::seconds grace);
+  void Wait();
+
+ private:
+  ClassifierServer() = default;
+  absl::Status LoadConfiguredAdapters(const ServerConfig& config);
+  absl::Status WarmUp();
+
+  ServerConfig config_;
+  ModelBundle bundle_;
+  std::unique_ptr<Classifier> classifier_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<AdapterRegistry> registry_;
+  std::unique_ptr<DynamicBatcher> batcher_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ClassificationPipeline> pipeline_;
+  rpc::TokenAuthorizer auth_;
+  std::unique_ptr<ClassifierService> classifier_service_;
+  std::unique_ptr<AdapterAdminService> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0, metrics_port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace medgemma::server

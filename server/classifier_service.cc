@@ -1,0 +1,166 @@
+#include "server/classifier_service.h"
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+#include "rpc/grpc_status.h"
+
+namespace medgemma::server {
+
+Clock::time_point DeadlineOf(const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return Clock::time_point::max();
+  }
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(deadline - std::chrono::system_clock::now());
+}
+
+void FillAdapterInfo(const ServedAdapter& adapter, bool is_default, v1::AdapterInfo* info) {
+  info->set_name(adapter.name);
+  info->set_version(adapter.adapter->version());
+  info->set_path(adapter.path);
+  info->set_rank(static_cast<int32_t>(adapter.adapter->config().r));
+  info->set_alpha(static_cast<float>(adapter.adapter->config().alpha));
+  for (const auto& t : adapter.adapter->config().target_modules) info->add_target_modules(t);
+  info->set_loaded_at(adapter.loaded_at);
+  info->set_is_default(is_default);
+}
+
+ClassifierService::ClassifierService(ClassificationPipeline* pipeline, const rpc::TokenAuthorizer* auth,
+                                     const AdapterRegistry* registry, v1::ModelInfo model_info)
+    : pipeline_(pipeline), auth_(auth), registry_(registry), model_info_(std::move(model_info)) {}
+
+grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
+                                                      const v1::ClassifyRequest* request, v1::ClassifyResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
+  if (!allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  pipeline_->Submit(*request, DeadlineOf(*context), [context] { return context->IsCancelled(); },
+                    [reactor, response](absl::StatusOr<v1::ClassifyResponse> result) {
+                      if (result.ok()) *response = *std::move(result);
+                      reactor->Finish(rpc::ToGrpcStatus(result.status()));
+                    });
+  return reactor;
+}
+
+namespace {
+// Reads requests as they come, runs each through the pipeline concurrently, writes responses in
+// completion order. Per-request failures travel in the response's error field so one bad image does
+// not end a study's stream. The reactor deletes itself once gRPC is done with it and every request
+// it started has answered.
+class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+ public:
+  StreamReactor(grpc::CallbackServerContext* context, ClassificationPipeline* pipeline)
+      : context_(context), pipeline_(pipeline) {
+    StartRead(&incoming_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pending_;
+    }
+    refs_.fetch_add(1);
+    const std::string id = incoming_.request_id();
+    pipeline_->Submit(incoming_, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
+                      [this, id](absl::StatusOr<v1::ClassifyResponse> result) {
+                        v1::ClassifyResponse response;
+                        if (result.ok()) {
+                          response = *std::move(result);
+                        } else {
+                          response.set_request_id(id);
+                          response.mutable_error()->set_code(static_cast<int32_t>(result.status().code()));
+                          response.mutable_error()->set_message(std::string(result.status().message()));
+                        }
+                        {
+                          std::lock_guard<std::mutex> lock(mu_);
+                          --pending_;
+                          outgoing_.push_back(std::move(response));
+                          if (!writing_) WriteNextLocked();
+                          MaybeFinishLocked();
+                        }
+                        Unref();
+                      });
+    StartRead(&incoming_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    outgoing_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      broken_ = true;
+      outgoing_.clear();
+    }
+    if (!outgoing_.empty()) WriteNextLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { Unref(); }
+
+ private:
+  void WriteNextLocked() {
+    writing_ = true;
+    StartWrite(&outgoing_.front());
+  }
+  void MaybeFinishLocked() {
+    if (reads_done_ && pending_ == 0 && !writing_ && outgoing_.empty() && !finished_) {
+      finished_ = true;
+      Finish(broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "stream broken") : grpc::Status::OK);
+    }
+  }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  grpc::CallbackServerContext* context_;
+  ClassificationPipeline* pipeline_;
+  v1::ClassifyRequest incoming_;
+  std::mutex mu_;
+  std::deque<v1::ClassifyResponse> outgoing_;
+  int pending_ = 0;
+  bool reads_done_ = false, writing_ = false, finished_ = false, broken_ = false;
+  std::atomic<int> refs_{1};  // gRPC's (dropped in OnDone) plus one per request in flight
+};
+
+class RefusedStream final : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+}  // namespace
+
+grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>* ClassifierService::ClassifyStream(
+    grpc::CallbackServerContext* context) {
+  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
+  if (!allowed.ok()) return new RefusedStream(allowed);
+  return new StreamReactor(context, pipeline_);
+}
+
+grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                          const v1::GetModelInfoRequest*, v1::ModelInfo* response) {
+  auto* reactor = context->DefaultReactor();
+  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
+  if (allowed.ok()) {
+    *response = model_info_;
+    const std::string default_name = registry_->default_name();
+    response->set_default_adapter(default_name);
+    for (const auto& adapter : registry_->List()) {
+      FillAdapterInfo(*adapter, adapter->name == default_name, response->add_adapters());
+    }
+  }
+  reactor->Finish(allowed);
+  return reactor;
+}
+
+}  // namespace medgemma::server

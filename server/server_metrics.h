@@ -1,0 +1,50 @@
+// Prometheus metrics of the classify path, exposed by prometheus-cpp on their own port. Names
+// follow Prometheus conventions: base units, _total counters, few labels with bounded values
+// (status code names; adapter names, which only admins create).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+namespace medgemma::server {
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  // Starts the HTTP endpoint (/metrics) on `address`; returns the bound port.
+  int Expose(const std::string& address);
+
+  void CountRequest(const std::string& code, const std::string& adapter);
+  void ObserveLatency(double seconds) { latency_.Observe(seconds); }
+  void ObserveQueueWait(double seconds) { queue_wait_.Observe(seconds); }
+  void ObservePreprocess(double seconds) { preprocess_.Observe(seconds); }
+  void ObserveBatch(int size, double inference_seconds);
+  void SetQueueDepth(int depth) { queue_depth_.Set(depth); }
+  void SetAdapters(int loaded, int64_t swaps);
+  void SetGpuMemory(double bytes) { gpu_memory_.Set(bytes); }
+
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Histogram& latency_;
+  prometheus::Histogram& queue_wait_;
+  prometheus::Histogram& preprocess_;
+  prometheus::Histogram& inference_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& adapters_loaded_;
+  prometheus::Gauge& adapter_swaps_;
+  prometheus::Gauge& gpu_memory_;
+};
+
+}  // namespace medgemma::server
