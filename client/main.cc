@@ -1,14 +1,23 @@
-// medgemma-cli: one binary for operators and developers. In-process engine commands today; the
-// server and trainer clients join them as those services land.
+// medgemma-cli: one binary for operators and developers: in-process engine commands, and clients of
+// medgemma-server (tokens from --token-file or $MEDGEMMA_TOKEN).
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "client/engine_commands.h"
+#include "client/server_commands.h"
 
 namespace {
 using Command = absl::Status (*)(const std::vector<std::string>&);
+
+// classify runs in-process with --model, or against a server with --server.
+absl::Status Classify(const std::vector<std::string>& argv) {
+  for (const auto& a : argv) {
+    if (a == "--server" || a.rfind("--server=", 0) == 0) return medgemma::cli::ClassifyRemote(argv);
+  }
+  return medgemma::cli::ClassifyLocal(argv);
+}
 
 struct Entry {
   Command run;
@@ -20,7 +29,9 @@ const std::map<std::string, Entry>& Commands() {
   static const std::map<std::string, Entry> commands = {
       {"make-tiny-model", {MakeTinyModel, "--out DIR [--seed N]"}},
       {"make-demo-data", {MakeDemoData, "--out DIR [--seed N] [--patients-per-type N] [--images-per-patient N]"}},
-      {"classify", {ClassifyLocal, "--model DIR [--adapter DIR] [--task YAML] [--json] [--batch-size N] FILE|DIR..."}},
+      {"classify", {Classify, "--model DIR [--adapter DIR] [--task YAML] [--json] [--batch-size N] FILE|DIR...\n"
+                              "           classify --server HOST:PORT [--adapter NAME] [--json] [--token-file F] [--tls-ca F] FILE|DIR..."}},
+      {"adapters", {Adapters, "list | load NAME PATH [--default] | unload NAME | set-default [NAME]  --server HOST:PORT [--token-file F]"}},
       {"generate", {Generate, "--model DIR [--adapter DIR] [--text PROMPT] [--max-new-tokens N] FILE"}},
       {"tokenize", {Tokenize, "--model DIR [--text TEXT] [--raw]"}},
       {"forward", {Forward, "--model DIR --inputs IN.safetensors --out OUT.safetensors [--labels ID,...] [--full-logits]"}},

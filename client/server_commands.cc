@@ -1,0 +1,171 @@
+#include "client/server_commands.h"
+
+#include <absl/strings/ascii.h>
+#include <absl/strings/str_cat.h>
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+#include "client/cli_args.h"
+#include "client/image_files.h"
+#include "engine/file_util.h"
+#include "engine/status_macros.h"
+#include "medgemma/v1/classifier.grpc.pb.h"
+#include "rpc/credentials.h"
+#include "rpc/grpc_status.h"
+
+namespace medgemma::cli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+const std::set<std::string> kConnectionFlags = {"server", "token-file", "tls-ca", "tls-cert", "tls-key"};
+
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::string token;
+
+  void Authorize(grpc::ClientContext* context) const {
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+  }
+};
+
+// The token comes from --token-file, else $MEDGEMMA_TOKEN; never from the command line itself.
+absl::StatusOr<Connection> Connect(const Args& args) {
+  MG_ASSIGN_OR_RETURN(std::string address, args.Require("server"));
+  MG_ASSIGN_OR_RETURN(auto credentials,
+                      rpc::MakeChannelCredentials({args.Get("tls-cert"), args.Get("tls-key"), args.Get("tls-ca")}));
+  Connection c;
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxSendMessageSize(256 << 20);
+  c.channel = grpc::CreateCustomChannel(address, credentials, channel_args);
+  if (args.Has("token-file")) {
+    MG_ASSIGN_OR_RETURN(std::string token, ReadFileToString(args.Get("token-file")));
+    c.token = std::string(absl::StripAsciiWhitespace(token));
+  } else if (const char* env = std::getenv("MEDGEMMA_TOKEN")) {
+    c.token = env;
+  }
+  return c;
+}
+
+void DrawProgress(size_t done, size_t total) {
+  const int width = 40;
+  const int filled = total == 0 ? width : static_cast<int>(width * done / total);
+  std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/" << total
+            << (done == total ? "\n" : "") << std::flush;
+}
+
+json ResponseJson(const v1::ClassifyResponse& r) {
+  json probs = json::array();
+  for (const auto& p : r.probabilities()) probs.push_back({{"label", p.label()}, {"name", p.name()}, {"probability", p.probability()}});
+  return {{"label", r.label()}, {"label_name", r.label_name()}, {"confidence", r.confidence()}, {"group", r.group()},
+          {"group_probability", r.group_probability()}, {"adapter", r.adapter()}, {"adapter_version", r.adapter_version()},
+          {"batch_size", r.batch_size()}, {"total_ms", r.timing().total_ms()}, {"probabilities", probs}};
+}
+
+json AdapterJson(const v1::AdapterInfo& a) {
+  return {{"name", a.name()}, {"version", a.version()}, {"path", a.path()}, {"rank", a.rank()}, {"alpha", a.alpha()},
+          {"loaded_at", a.loaded_at()}, {"is_default", a.is_default()}};
+}
+}  // namespace
+
+absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
+  std::set<std::string> flags = kConnectionFlags;
+  flags.insert("adapter");
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags, {"json"}));
+  MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
+  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args));
+  bool any_directory = false;
+  for (const auto& p : args.positional()) any_directory |= fs::is_directory(p);
+  auto stub = v1::Classifier::NewStub(connection.channel);
+  grpc::ClientContext context;
+  connection.Authorize(&context);
+  // One stream for the whole set, as a PACS sends a study: the server batches across it.
+  auto stream = stub->ClassifyStream(&context);
+  std::thread writer([&] {
+    for (size_t i = 0; i < files.size(); ++i) {
+      v1::ClassifyRequest request;
+      request.set_request_id(std::to_string(i));
+      request.set_adapter(args.Get("adapter"));
+      auto bytes = ReadFileToString(files[i]);
+      if (bytes.ok()) request.mutable_image()->set_encoded(*std::move(bytes));
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  std::map<size_t, v1::ClassifyResponse> responses;
+  v1::ClassifyResponse response;
+  while (stream->Read(&response)) {
+    responses[std::stoul(response.request_id())] = response;
+    if (any_directory) DrawProgress(responses.size(), files.size());
+  }
+  writer.join();
+  MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stream->Finish()));
+  json all = json::array();
+  bool any_failed = false;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto it = responses.find(i);
+    const bool failed = it == responses.end() || it->second.has_error();
+    any_failed |= failed;
+    const std::string error = it == responses.end() ? "no response" : it->second.error().message();
+    if (args.Has("json")) {
+      json r = failed ? json{{"error", error}} : ResponseJson(it->second);
+      r["file"] = files[i].string();
+      all.push_back(r);
+    } else if (failed) {
+      std::cerr << files[i].string() << ": " << error << "\n";
+    } else {
+      const auto& r = it->second;
+      std::printf("%s\t%d %s\tp=%.3f\t%s %.3f\tadapter=%s\n", files[i].c_str(), r.label(), r.label_name().c_str(),
+                  r.confidence(), r.group().c_str(), r.group_probability(), r.adapter().empty() ? "base" : r.adapter().c_str());
+    }
+  }
+  if (args.Has("json")) std::cout << all.dump(2) << "\n";
+  return any_failed ? absl::InvalidArgumentError("some images could not be classified") : absl::OkStatus();
+}
+
+absl::Status Adapters(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, kConnectionFlags, {"default", "json"}));
+  const auto& pos = args.positional();
+  if (pos.empty()) return absl::InvalidArgumentError("adapters needs list, load, unload or set-default");
+  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args));
+  auto stub = v1::AdapterAdmin::NewStub(connection.channel);
+  grpc::ClientContext context;
+  connection.Authorize(&context);
+  const std::string& verb = pos[0];
+  if (verb == "list") {
+    v1::ListAdaptersResponse response;
+    MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->ListAdapters(&context, v1::ListAdaptersRequest(), &response)));
+    json out = {{"default_adapter", response.default_adapter()}, {"adapters", json::array()}};
+    for (const auto& a : response.adapters()) out["adapters"].push_back(AdapterJson(a));
+    std::cout << out.dump(2) << "\n";
+  } else if (verb == "load" && pos.size() == 3) {
+    v1::LoadAdapterRequest request;
+    request.set_name(pos[1]);
+    request.set_path(fs::absolute(pos[2]).string());
+    request.set_set_default(args.Has("default"));
+    v1::AdapterInfo info;
+    MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->LoadAdapter(&context, request, &info)));
+    std::cout << AdapterJson(info).dump(2) << "\n";
+  } else if (verb == "unload" && pos.size() == 2) {
+    v1::UnloadAdapterRequest request;
+    request.set_name(pos[1]);
+    v1::UnloadAdapterResponse response;
+    MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->UnloadAdapter(&context, request, &response)));
+    std::cout << "unloaded " << pos[1] << "\n";
+  } else if (verb == "set-default" && pos.size() <= 2) {
+    v1::SetDefaultAdapterRequest request;
+    request.set_name(pos.size() == 2 ? pos[1] : "");
+    v1::AdapterInfo info;
+    MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->SetDefaultAdapter(&context, request, &info)));
+    std::cout << "default adapter: " << (request.name().empty() ? "(base model)" : request.name()) << "\n";
+  } else {
+    return absl::InvalidArgumentError("usage: adapters list | load NAME PATH [--default] | unload NAME | set-default [NAME]");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace medgemma::cli
