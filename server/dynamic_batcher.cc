@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "engine/device_memory.h"
+
 namespace medgemma::server {
 
 DynamicBatcher::DynamicBatcher(const Classifier* classifier, const BatchingConfig& config, ServerMetrics* metrics)
@@ -112,6 +114,7 @@ void DynamicBatcher::Execute(std::vector<BatchRequest> batch) {
   absl::StatusOr<torch::Tensor> probabilities = classifier_->Classify(torch::stack(pixels), adapter);
   const double inference_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   metrics_->ObserveBatch(static_cast<int>(batch.size()), inference_seconds);
+  if (auto in_use = DeviceMemoryInUse(classifier_->model().options().device)) metrics_->SetGpuMemory(*in_use);
   {
     std::lock_guard<std::mutex> lock(mu_);
     executed_ += static_cast<int64_t>(batch.size());

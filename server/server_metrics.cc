@@ -55,8 +55,8 @@ ServerMetrics::ServerMetrics()
                          .Register(*registry_)
                          .Add({})),
       gpu_memory_(prometheus::BuildGauge()
-                      .Name("medgemma_gpu_memory_allocated_bytes")
-                      .Help("CUDA memory held by the model process (0 on CPU)")
+                      .Name("medgemma_gpu_memory_used_bytes")
+                      .Help("Memory in use on the model's GPU (cudaMemGetInfo; 0 on CPU)")
                       .Register(*registry_)
                       .Add({})) {}
 
