@@ -5,7 +5,10 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <iostream>
 #include <map>
 
@@ -85,8 +88,18 @@ absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
   connection.Authorize(&context);
   // One stream for the whole set, as a PACS sends a study: the server batches across it.
   auto stream = stub->ClassifyStream(&context);
+  // At most kWindow requests in flight: the server bounds its queue, and a study of thousands of
+  // images must not overrun it.
+  constexpr size_t kWindow = 64;
+  std::mutex mu;
+  std::condition_variable answered;
+  size_t received = 0;
   std::thread writer([&] {
     for (size_t i = 0; i < files.size(); ++i) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        answered.wait(lock, [&] { return i < received + kWindow; });
+      }
       v1::ClassifyRequest request;
       request.set_request_id(std::to_string(i));
       request.set_adapter(args.Get("adapter"));
@@ -100,8 +113,18 @@ absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
   v1::ClassifyResponse response;
   while (stream->Read(&response)) {
     responses[std::stoul(response.request_id())] = response;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++received;
+    }
+    answered.notify_one();
     if (any_directory) DrawProgress(responses.size(), files.size());
   }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    received = files.size() + kWindow;  // a broken stream releases the writer
+  }
+  answered.notify_one();
   writer.join();
   MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stream->Finish()));
   json all = json::array();

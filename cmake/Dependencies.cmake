@@ -37,3 +37,8 @@ file(CREATE_LINK ${Protobuf_INCLUDE_DIR}/google/protobuf ${PROTOBUF_FIRST_DIR}/g
 function(medgemma_protobuf_headers_first target)
   target_include_directories(${target} SYSTEM BEFORE PRIVATE ${PROTOBUF_FIRST_DIR})
 endfunction()
+
+# The CUDA torch wheel's libtorch.so exports its own copies of some libstdc++ symbols (seen:
+# std::filesystem::remove_all, which crashed there). Listing libstdc++ first makes the dynamic
+# linker bind every binary of ours to the real ones.
+add_link_options(-Wl,--push-state,--no-as-needed,-lstdc++,--pop-state)

@@ -40,7 +40,8 @@ class ClassifierServer {
  private:
   ClassifierServer() = default;
   absl::Status LoadConfiguredAdapters(const ServerConfig& config);
-  absl::Status WarmUp();
+  // Runs one batch per adapter; returns the base model's batch time.
+  absl::StatusOr<double> WarmUp();
 
   ServerConfig config_;
   ModelBundle bundle_;

@@ -9,8 +9,13 @@
 
 namespace medgemma::server {
 
-DynamicBatcher::DynamicBatcher(const Classifier* classifier, const BatchingConfig& config, ServerMetrics* metrics)
-    : classifier_(classifier), config_(config), metrics_(metrics), thread_([this] { Run(); }) {}
+DynamicBatcher::DynamicBatcher(const Classifier* classifier, const BatchingConfig& config, ServerMetrics* metrics,
+                               double expected_batch_seconds)
+    : classifier_(classifier),
+      config_(config),
+      metrics_(metrics),
+      expected_batch_seconds_(expected_batch_seconds),
+      thread_([this] { Run(); }) {}
 
 DynamicBatcher::~DynamicBatcher() { Stop(); }
 
@@ -44,9 +49,11 @@ int64_t DynamicBatcher::executed_requests() const {
 
 std::vector<std::pair<BatchRequest, absl::Status>> DynamicBatcher::TakeDead(Clock::time_point now) {
   std::vector<std::pair<BatchRequest, absl::Status>> dead;
+  // A request that cannot be answered before its deadline would only waste the model's time.
+  const auto finish = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(expected_batch_seconds_));
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (it->deadline <= now) {
-      dead.emplace_back(std::move(*it), absl::DeadlineExceededError("deadline passed before the request reached the model"));
+    if (it->deadline <= finish) {
+      dead.emplace_back(std::move(*it), absl::DeadlineExceededError("deadline falls before the model could answer"));
     } else if (it->cancelled && it->cancelled()) {
       dead.emplace_back(std::move(*it), absl::CancelledError("cancelled by the caller"));
     } else {
@@ -118,6 +125,7 @@ void DynamicBatcher::Execute(std::vector<BatchRequest> batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     executed_ += static_cast<int64_t>(batch.size());
+    expected_batch_seconds_ = 0.8 * expected_batch_seconds_ + 0.2 * inference_seconds;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& request = batch[i];

@@ -1,8 +1,9 @@
 // The one thread that runs the model. Requests wait in a bounded queue; a batch is formed from the
 // oldest request's adapter group (never mixing adapters or adapter versions) and runs when it is
 // full, when it reaches a preferred size, or when its oldest request has waited max_queue_delay
-// (Triton's dynamic batcher). Requests whose deadline passed or whose caller cancelled are
-// answered without ever reaching the model. Stop() drains: everything admitted still runs.
+// (Triton's dynamic batcher). Requests whose caller cancelled, or whose deadline falls before a
+// batch could finish (judged by the running average of batch time), are answered without ever
+// reaching the model. Stop() drains: everything admitted still runs.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -43,7 +44,9 @@ struct BatchRequest {
 
 class DynamicBatcher {
  public:
-  DynamicBatcher(const Classifier* classifier, const BatchingConfig& config, ServerMetrics* metrics);
+  // `expected_batch_seconds`: the first estimate of a batch's run time (the warm-up's).
+  DynamicBatcher(const Classifier* classifier, const BatchingConfig& config, ServerMetrics* metrics,
+                 double expected_batch_seconds);
   ~DynamicBatcher();
 
   // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE once stopping; `done` is not called then.
@@ -67,6 +70,7 @@ class DynamicBatcher {
   std::deque<BatchRequest> queue_;
   bool stopping_ = false;
   int64_t executed_ = 0;
+  double expected_batch_seconds_;  // exponential moving average of Execute's model time
   std::thread thread_;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <random>
@@ -19,9 +20,11 @@ TempDir::TempDir() {
   fs::create_directories(path_);
 }
 
+// nftw, not std::filesystem::remove_all: on the GPU machine the latter binds to a broken copy that
+// the torch wheel's libtorch.so exports.
 TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
+  ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+         FTW_DEPTH | FTW_PHYS);
 }
 
 const fs::path& TinyModelDir() {

@@ -13,9 +13,9 @@ $bin/medgemma-server --model /tmp/tm --device cuda --listen 127.0.0.1:18500 --me
   > "$out/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 120); do grep -q "listening on port" "$out/server.log" && break; sleep 0.5; done
-start=$(date +%s.%N)
+start=$(date +%s%N)
 $bin/medgemma-cli classify --server 127.0.0.1:18500 --json /tmp/dd/BreaKHis_v1 > "$out/classify.json" 2> /dev/null
-echo "classified $(grep -c '"label_name"' "$out/classify.json") images through the CUDA server in $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "classified $(grep -c '"label_name"' "$out/classify.json") images through the CUDA server in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:19500/metrics').read().decode())" |
   grep -E '^medgemma_(requests_total\{|batch_size_(sum|count) |gpu_memory_used_bytes |inference_seconds_(sum|count) )'
 kill -TERM $pid; wait $pid; echo "server exit code $?"; tail -3 "$out/server.log"
