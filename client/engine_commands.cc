@@ -21,6 +21,7 @@
 #include "engine/generator.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_bundle.h"
+#include "engine/prompt_batch.h"
 #include "engine/safetensors.h"
 #include "engine/status_macros.h"
 #include "engine/tiny_model.h"
@@ -60,25 +61,21 @@ absl::StatusOr<Task> LoadTask(const Args& args) {
 }
 
 json ClassificationJson(const Task& task, const torch::Tensor& probs) {
-  json out;
-  const int64_t best = probs.argmax().item<int64_t>();
-  std::vector<double> group_probs(task.groups.size(), 0.0);
+  const torch::Tensor p = probs.contiguous();
+  const float* values = p.data_ptr<float>();
+  const Task::Answer answer = task.Summarize(values);
   json per_class = json::array();
   for (size_t i = 0; i < task.labels.size(); ++i) {
-    const double p = probs[i].item<double>();
-    per_class.push_back({{"label", i}, {"name", task.labels[i].name}, {"probability", p}});
-    const int g = task.GroupIndex(task.labels[i].group);
-    if (g >= 0) group_probs[g] += p;
+    per_class.push_back({{"label", i}, {"name", task.labels[i].name}, {"probability", values[i]}});
   }
-  out["label"] = best;
-  out["label_name"] = task.labels[best].name;
-  out["confidence"] = probs[best].item<double>();
-  const int group = task.GroupIndex(task.labels[best].group);
-  if (group >= 0) {
-    out["group"] = task.groups[group];
-    out["group_probability"] = group_probs[group];
+  json out = {{"label", answer.label},
+              {"label_name", task.labels[answer.label].name},
+              {"confidence", values[answer.label]},
+              {"probabilities", per_class}};
+  if (answer.group >= 0) {
+    out["group"] = task.groups[answer.group];
+    out["group_probability"] = answer.group_probability;
   }
-  out["probabilities"] = per_class;
   return out;
 }
 
@@ -213,11 +210,9 @@ absl::Status Forward(const std::vector<std::string>& argv) {
   std::vector<std::pair<std::string, torch::Tensor>> outputs;
   MG_RETURN_IF_ERROR(GuardTorch("forward", [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
-    // Warm-up and timing: the first call includes one-off allocations and kernel selection.
     auto hidden = model.Hidden(inputs, LoraContext{adapter.get(), false}, nullptr);
     auto mask = inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(inputs.input_ids);
-    auto last_index = (mask.to(torch::kLong).sum(1) - 1).to(hidden.device());
-    auto last = hidden.gather(1, last_index.view({-1, 1, 1}).expand({-1, 1, hidden.size(2)})).squeeze(1);
+    auto last = LastTokenHidden(hidden, mask);
     if (!labels.empty()) {
       auto label_logits = model.Logits(last, torch::tensor(labels, torch::kLong)).to(torch::kFloat);
       outputs.emplace_back("label_logits", label_logits);

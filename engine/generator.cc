@@ -27,7 +27,7 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> GenerateGreedy(const Gemma3Mod
                                       model.options().dtype);
     auto hidden = model.Hidden(inputs, lora, &cache);
     auto lengths = LastTokenIndex(inputs.attention_mask).to(device) + 1;
-    auto last = hidden.gather(1, (lengths - 1).view({batch, 1, 1}).expand({batch, 1, hidden.size(2)})).squeeze(1);
+    auto last = LastTokenHidden(hidden, inputs.attention_mask);
 
     std::vector<std::vector<int64_t>> out(batch);
     std::vector<bool> done(batch, false);

@@ -18,7 +18,6 @@ struct KvCache {
 
   static KvCache Allocate(const TextConfig& config, int64_t batch, int64_t capacity, torch::Device device,
                           torch::ScalarType dtype);
-  int64_t capacity() const { return layout.positions.size(1); }
   // Records the layout of `step` new tokens at slots [length, length + step).
   void AppendLayout(const TokenLayout& step);
   // The layout of slots [0, end).

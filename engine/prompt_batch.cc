@@ -27,4 +27,9 @@ torch::Tensor LastTokenIndex(const torch::Tensor& attention_mask) {
   return (attention_mask.to(torch::kLong).sum(1) - 1).clamp_min(0);
 }
 
+torch::Tensor LastTokenHidden(const torch::Tensor& hidden, const torch::Tensor& attention_mask) {
+  auto index = LastTokenIndex(attention_mask).to(hidden.device()).view({-1, 1, 1}).expand({-1, 1, hidden.size(2)});
+  return hidden.gather(1, index).squeeze(1);
+}
+
 }  // namespace medgemma

@@ -56,6 +56,18 @@ int Task::GroupIndex(const std::string& group) const {
   return -1;
 }
 
+Task::Answer Task::Summarize(const float* probabilities) const {
+  Answer answer;
+  for (size_t i = 1; i < labels.size(); ++i) {
+    if (probabilities[i] > probabilities[answer.label]) answer.label = static_cast<int>(i);
+  }
+  answer.group = GroupIndex(labels[answer.label].group);
+  for (size_t i = 0; answer.group >= 0 && i < labels.size(); ++i) {
+    if (labels[i].group == groups[answer.group]) answer.group_probability += probabilities[i];
+  }
+  return answer;
+}
+
 absl::StatusOr<Task> ParseTask(const YAML::Node& node) {
   Task task = DefaultBreakHisTask();
   if (!node || node.IsNull()) return task;

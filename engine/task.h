@@ -26,6 +26,13 @@ struct Task {
 
   absl::Status Validate() const;
   int GroupIndex(const std::string& group) const;
+  // The answer to one set of class probabilities (one per label, in label order).
+  struct Answer {
+    int label = 0;                  // the most probable class (first of equals)
+    int group = -1;                 // its group's index, -1 when it has none
+    double group_probability = 0;   // the sum over that group's classes
+  };
+  Answer Summarize(const float* probabilities) const;
 };
 
 Task DefaultBreakHisTask();

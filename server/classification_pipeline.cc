@@ -83,25 +83,19 @@ v1::ClassifyResponse ClassificationPipeline::BuildResponse(const std::string& re
   r.set_request_id(request_id);
   const auto probs = outcome.probabilities.contiguous();
   const float* p = probs.data_ptr<float>();
-  const int n = static_cast<int>(p_.task.labels.size());
-  std::vector<double> group_sums(p_.task.groups.size(), 0.0);
-  int best = 0;
-  for (int i = 0; i < n; ++i) {
+  for (size_t i = 0; i < p_.task.labels.size(); ++i) {
     auto* c = r.add_probabilities();
-    c->set_label(i);
+    c->set_label(static_cast<int32_t>(i));
     c->set_name(p_.task.labels[i].name);
     c->set_probability(p[i]);
-    if (p[i] > p[best]) best = i;
-    const int g = p_.task.GroupIndex(p_.task.labels[i].group);
-    if (g >= 0) group_sums[g] += p[i];
   }
-  r.set_label(best);
-  r.set_label_name(p_.task.labels[best].name);
-  r.set_confidence(p[best]);
-  const int group = p_.task.GroupIndex(p_.task.labels[best].group);
-  if (group >= 0) {
-    r.set_group(p_.task.groups[group]);
-    r.set_group_probability(static_cast<float>(group_sums[group]));
+  const Task::Answer answer = p_.task.Summarize(p);
+  r.set_label(answer.label);
+  r.set_label_name(p_.task.labels[answer.label].name);
+  r.set_confidence(p[answer.label]);
+  if (answer.group >= 0) {
+    r.set_group(p_.task.groups[answer.group]);
+    r.set_group_probability(static_cast<float>(answer.group_probability));
   }
   r.set_model_id(p_.model_id);
   if (outcome.adapter) {

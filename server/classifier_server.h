@@ -30,7 +30,7 @@ class ClassifierServer {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
   const Classifier& classifier() const { return *classifier_; }
-  AdapterRegistry& registry() { return *registry_; }
+  const AdapterRegistry& registry() const { return *registry_; }
   const DynamicBatcher& batcher() const { return *batcher_; }
 
   // Stops taking calls, lets in-flight calls (and the batches they wait for) finish within `grace`.

@@ -30,8 +30,6 @@ class ServerMetrics {
   void SetAdapters(int loaded, int64_t swaps);
   void SetGpuMemory(double bytes) { gpu_memory_.Set(bytes); }
 
-  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
-
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -81,7 +81,7 @@ std::vector<float> EngineProbabilities(const server::ClassifierServer& server, c
   const LoraAdapter* adapter = nullptr;
   server::AdapterHandle handle;
   if (!adapter_name.empty()) {
-    handle = *const_cast<server::ClassifierServer&>(server).registry().Resolve(adapter_name);
+    handle = *server.registry().Resolve(adapter_name);
     adapter = handle->adapter.get();
   }
   auto probs = server.classifier().Classify(pixels->unsqueeze(0), adapter);
