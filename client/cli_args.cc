@@ -29,6 +29,7 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv, const std
         value = argv[++i];
       }
       args.values_[name] = value;
+      args.all_values_[name].push_back(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -39,6 +40,11 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv, const std
 std::string Args::Get(const std::string& name, const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>() : it->second;
 }
 
 absl::StatusOr<std::string> Args::Require(const std::string& name) const {
@@ -53,6 +59,16 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback) 
   int64_t value = 0;
   if (!absl::SimpleAtoi(it->second, &value)) {
     return absl::InvalidArgumentError(absl::StrCat("--", name, " must be an integer, got '", it->second, "'"));
+  }
+  return value;
+}
+
+absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  double value = 0;
+  if (!absl::SimpleAtod(it->second, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be a number, got '", it->second, "'"));
   }
   return value;
 }

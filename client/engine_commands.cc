@@ -2,6 +2,7 @@
 
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
 #include <absl/strings/str_split.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -25,6 +26,7 @@
 #include "engine/safetensors.h"
 #include "engine/status_macros.h"
 #include "engine/tiny_model.h"
+#include "engine/training/fine_tune_run.h"
 
 namespace medgemma::cli {
 namespace fs = std::filesystem;
@@ -128,7 +130,7 @@ absl::Status ClassifyLocal(const std::vector<std::string>& argv) {
     std::vector<fs::path> batch_files;
     std::vector<torch::Tensor> pixels;
     for (size_t i = start; i < std::min(files.size(), start + batch_size); ++i) {
-      auto loaded = LoadPixelValues(files[i], bundle.preprocess);
+      auto loaded = PreprocessImageFile(files[i], bundle.preprocess);
       if (!loaded.ok()) {
         any_failed = true;
         results.push_back({{"file", files[i].string()}, {"error", std::string(loaded.status().message())}});
@@ -161,7 +163,7 @@ absl::Status Generate(const std::vector<std::string>& argv) {
   if (args.positional().size() != 1) return absl::InvalidArgumentError("generate takes exactly one image file");
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
   MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
-  MG_ASSIGN_OR_RETURN(torch::Tensor pixels, LoadPixelValues(args.positional()[0], bundle.preprocess));
+  MG_ASSIGN_OR_RETURN(torch::Tensor pixels, PreprocessImageFile(args.positional()[0], bundle.preprocess));
   MG_ASSIGN_OR_RETURN(ChatPrompt chat, ChatPrompt::Create(bundle.tokenizer.get(), bundle.model->config(), bundle.add_bos_token));
   GenerationOptions options;
   MG_ASSIGN_OR_RETURN(options.max_new_tokens, args.GetInt("max-new-tokens", 16));
@@ -233,7 +235,7 @@ absl::Status Preprocess(const std::vector<std::string>& argv) {
   MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
   std::vector<torch::Tensor> pixels;
   for (const auto& f : files) {
-    MG_ASSIGN_OR_RETURN(torch::Tensor p, LoadPixelValues(f, preprocess));
+    MG_ASSIGN_OR_RETURN(torch::Tensor p, PreprocessImageFile(f, preprocess));
     pixels.push_back(p);
   }
   return WriteSafetensors(out, {{"pixel_values", torch::stack(pixels)}});
@@ -254,6 +256,75 @@ absl::Status MergeAdapter(const std::vector<std::string>& argv) {
     MG_RETURN_IF_ERROR(WriteStringAtomically(fs::path(out) / name, bytes));
   }
   std::cout << "merged " << args.Get("adapter") << " into " << out << "\n";
+  return absl::OkStatus();
+}
+
+namespace {
+absl::StatusOr<TrainingOptions> TrainingOptionsFromArgs(const Args& args) {
+  TrainingOptions o;
+  MG_ASSIGN_OR_RETURN(o.lora.r, args.GetInt("r", o.lora.r));
+  MG_ASSIGN_OR_RETURN(o.lora.alpha, args.GetDouble("alpha", o.lora.alpha));
+  MG_ASSIGN_OR_RETURN(o.lora.dropout, args.GetDouble("dropout", o.lora.dropout));
+  if (args.Has("target-modules")) o.lora.target_modules = absl::StrSplit(args.Get("target-modules"), ',');
+  MG_ASSIGN_OR_RETURN(int64_t epochs, args.GetInt("epochs", o.epochs));
+  MG_ASSIGN_OR_RETURN(o.learning_rate, args.GetDouble("lr", o.learning_rate));
+  MG_ASSIGN_OR_RETURN(int64_t micro, args.GetInt("micro-batch-size", o.micro_batch_size));
+  MG_ASSIGN_OR_RETURN(int64_t accum, args.GetInt("grad-accum", o.gradient_accumulation_steps));
+  MG_ASSIGN_OR_RETURN(o.warmup_ratio, args.GetDouble("warmup-ratio", o.warmup_ratio));
+  MG_ASSIGN_OR_RETURN(o.max_grad_norm, args.GetDouble("max-grad-norm", o.max_grad_norm));
+  MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o.seed)));
+  MG_ASSIGN_OR_RETURN(o.max_steps, args.GetInt("max-steps", o.max_steps));
+  MG_ASSIGN_OR_RETURN(o.checkpoint_every_steps, args.GetInt("checkpoint-every", o.checkpoint_every_steps));
+  o.epochs = static_cast<int>(epochs);
+  o.micro_batch_size = static_cast<int>(micro);
+  o.gradient_accumulation_steps = static_cast<int>(accum);
+  o.seed = static_cast<uint64_t>(seed);
+  const std::string loss = args.Get("loss", "full");
+  if (loss != "full" && loss != "answer") return absl::InvalidArgumentError("--loss must be full or answer");
+  o.loss = loss == "full" ? LossMode::kFullSequence : LossMode::kAnswerOnly;
+  o.activation_checkpointing = args.Has("checkpoint-activations");
+  o.shuffle = !args.Has("no-shuffle");
+  MG_RETURN_IF_ERROR(o.Validate());
+  return o;
+}
+}  // namespace
+
+absl::Status Train(const std::vector<std::string>& argv) {
+  MG_ASSIGN_OR_RETURN(
+      Args args,
+      Args::Parse(argv,
+                  With(kModelFlags, {"task", "out", "breakhis-root", "fold", "magnification", "train-csv", "eval-csv",
+                                     "r", "alpha", "dropout", "target-modules", "epochs", "lr", "micro-batch-size",
+                                     "grad-accum", "warmup-ratio", "max-grad-norm", "seed", "loss", "max-steps",
+                                     "checkpoint-every"}),
+                  {"no-balance", "checkpoint-activations", "no-shuffle"}));
+  MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
+  FineTuneSpec spec;
+  spec.adapter_name = fs::path(out).filename().string();
+  MG_ASSIGN_OR_RETURN(spec.task, LoadTask(args));
+  MG_ASSIGN_OR_RETURN(spec.options, TrainingOptionsFromArgs(args));
+  if (args.Has("breakhis-root")) {
+    BreakHisSource source{args.Get("breakhis-root"), "", 1, 100, !args.Has("no-balance")};
+    MG_ASSIGN_OR_RETURN(int64_t fold, args.GetInt("fold", 1));
+    MG_ASSIGN_OR_RETURN(int64_t mag, args.GetInt("magnification", 100));
+    source.fold = static_cast<int>(fold);
+    source.magnification = static_cast<int>(mag);
+    MG_ASSIGN_OR_RETURN(spec.data, LoadBreakHis(source, spec.task, {}, spec.options.seed));
+  } else {
+    MG_ASSIGN_OR_RETURN(spec.data, LoadManifest({args.Get("train-csv"), args.Get("eval-csv")}, spec.task, {}));
+  }
+  std::cerr << "train: " << spec.data.train.size() << " examples, eval: " << spec.data.eval.size() << "\n";
+  FineTuneCallbacks callbacks;
+  callbacks.on_progress = [](const FineTuneProgress& p) {
+    std::cerr << absl::StrFormat("\repoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  eta %.0fs ", p.epoch,
+                                 p.total_epochs, p.step, p.total_steps, p.train_loss, p.learning_rate,
+                                 p.samples_per_second, p.eta_seconds);
+  };
+  MG_ASSIGN_OR_RETURN(FineTuneResult result, RunFineTune(bundle, spec, out, callbacks));
+  std::cerr << "\n";
+  MG_ASSIGN_OR_RETURN(std::string metrics, ReadFileToString(fs::path(out) / "metrics.json"));
+  std::cout << metrics << "\n";
   return absl::OkStatus();
 }
 

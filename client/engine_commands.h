@@ -16,5 +16,7 @@ absl::Status Tokenize(const std::vector<std::string>& argv);
 absl::Status Forward(const std::vector<std::string>& argv);
 absl::Status Preprocess(const std::vector<std::string>& argv);
 absl::Status MergeAdapter(const std::vector<std::string>& argv);
+// A LoRA fine-tune in-process (what medgemma-trainer runs per job), writing DIR/adapter and metrics.json.
+absl::Status Train(const std::vector<std::string>& argv);
 
 }  // namespace medgemma::cli

@@ -36,10 +36,4 @@ absl::StatusOr<std::vector<fs::path>> ExpandImagePaths(const std::vector<std::st
   return out;
 }
 
-absl::StatusOr<torch::Tensor> LoadPixelValues(const fs::path& path, const PreprocessConfig& config) {
-  MG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  MG_ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, ImageLimits{}));
-  return PreprocessImage(image, config);
-}
-
 }  // namespace medgemma::cli

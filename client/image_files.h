@@ -1,4 +1,4 @@
-// Expands command-line paths into image files (directories recursively, sorted) and decodes them.
+// Expands command-line paths into image files (directories recursively, sorted).
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -13,6 +13,5 @@
 namespace medgemma::cli {
 
 absl::StatusOr<std::vector<std::filesystem::path>> ExpandImagePaths(const std::vector<std::string>& paths);
-absl::StatusOr<torch::Tensor> LoadPixelValues(const std::filesystem::path& path, const PreprocessConfig& config);
 
 }  // namespace medgemma::cli

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/engine_commands.h"
+#include "client/finetune_commands.h"
 #include "client/server_commands.h"
 
 namespace {
@@ -37,6 +38,15 @@ const std::map<std::string, Entry>& Commands() {
       {"forward", {Forward, "--model DIR --inputs IN.safetensors --out OUT.safetensors [--labels ID,...] [--full-logits]"}},
       {"preprocess", {Preprocess, "--model DIR --out OUT.safetensors FILE..."}},
       {"merge-adapter", {MergeAdapter, "--model DIR --adapter DIR --out DIR"}},
+      {"finetune", {Finetune, "start --adapter-name NAME (--breakhis-root DIR [--fold N] [--magnification N] [--no-balance] |\n"
+                              "           --train-csv F --eval-csv F) [hyper-parameter flags as train] [--promote [--min-accuracy X]\n"
+                              "           [--require-improvement]] [--watch] | status JOB | watch JOB | cancel JOB | list\n"
+                              "           --trainer HOST:PORT [--token-file F] [--tls-ca F]"}},
+      {"train", {Train, "--model DIR --out DIR (--breakhis-root DIR [--fold N] [--magnification N] [--no-balance] |\n"
+                        "           --train-csv F --eval-csv F) [--epochs N] [--lr X] [--r N] [--alpha X] [--dropout X]\n"
+                        "           [--micro-batch-size N] [--grad-accum N] [--warmup-ratio X] [--max-grad-norm X] [--seed N]\n"
+                        "           [--loss full|answer] [--max-steps N] [--checkpoint-every N] [--checkpoint-activations]\n"
+                        "           [--no-shuffle] [--target-modules a,b] [--task YAML]"}},
   };
   return commands;
 }

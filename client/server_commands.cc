@@ -13,6 +13,7 @@
 #include <map>
 
 #include "client/cli_args.h"
+#include "client/connection.h"
 #include "client/image_files.h"
 #include "engine/file_util.h"
 #include "engine/status_macros.h"
@@ -25,42 +26,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-const std::set<std::string> kConnectionFlags = {"server", "token-file", "tls-ca", "tls-cert", "tls-key"};
-
-struct Connection {
-  std::shared_ptr<grpc::Channel> channel;
-  std::string token;
-
-  void Authorize(grpc::ClientContext* context) const {
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
-  }
-};
-
-// The token comes from --token-file, else $MEDGEMMA_TOKEN; never from the command line itself.
-absl::StatusOr<Connection> Connect(const Args& args) {
-  MG_ASSIGN_OR_RETURN(std::string address, args.Require("server"));
-  MG_ASSIGN_OR_RETURN(auto credentials,
-                      rpc::MakeChannelCredentials({args.Get("tls-cert"), args.Get("tls-key"), args.Get("tls-ca")}));
-  Connection c;
-  grpc::ChannelArguments channel_args;
-  channel_args.SetMaxSendMessageSize(256 << 20);
-  c.channel = grpc::CreateCustomChannel(address, credentials, channel_args);
-  if (args.Has("token-file")) {
-    MG_ASSIGN_OR_RETURN(std::string token, ReadFileToString(args.Get("token-file")));
-    c.token = std::string(absl::StripAsciiWhitespace(token));
-  } else if (const char* env = std::getenv("MEDGEMMA_TOKEN")) {
-    c.token = env;
-  }
-  return c;
-}
-
-void DrawProgress(size_t done, size_t total) {
-  const int width = 40;
-  const int filled = total == 0 ? width : static_cast<int>(width * done / total);
-  std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/" << total
-            << (done == total ? "\n" : "") << std::flush;
-}
-
 json ResponseJson(const v1::ClassifyResponse& r) {
   json probs = json::array();
   for (const auto& p : r.probabilities()) probs.push_back({{"label", p.label()}, {"name", p.name()}, {"probability", p.probability()}});
@@ -76,11 +41,11 @@ json AdapterJson(const v1::AdapterInfo& a) {
 }  // namespace
 
 absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
-  std::set<std::string> flags = kConnectionFlags;
+  std::set<std::string> flags = ConnectionFlags("server");
   flags.insert("adapter");
   MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags, {"json"}));
   MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
-  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args));
+  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args, "server"));
   bool any_directory = false;
   for (const auto& p : args.positional()) any_directory |= fs::is_directory(p);
   auto stub = v1::Classifier::NewStub(connection.channel);
@@ -151,10 +116,10 @@ absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
 }
 
 absl::Status Adapters(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, kConnectionFlags, {"default", "json"}));
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, ConnectionFlags("server"), {"default", "json"}));
   const auto& pos = args.positional();
   if (pos.empty()) return absl::InvalidArgumentError("adapters needs list, load, unload or set-default");
-  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args));
+  MG_ASSIGN_OR_RETURN(Connection connection, Connect(args, "server"));
   auto stub = v1::AdapterAdmin::NewStub(connection.channel);
   grpc::ClientContext context;
   connection.Authorize(&context);

@@ -12,6 +12,7 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)
+find_package(SQLite3 REQUIRED)
 # Debian's per-module OpenCV -dev packages ship no CMake config: find the three modules directly.
 find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
 foreach(m core imgproc imgcodecs)

@@ -2,8 +2,10 @@
 
 #include <absl/strings/str_cat.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -69,6 +71,25 @@ absl::Status WriteStringAtomically(const fs::path& path, const std::string& cont
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     return absl::OkStatus();
   });
+}
+
+void RemoveTree(const fs::path& path) {
+  ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+         FTW_DEPTH | FTW_PHYS);
+}
+
+bool IsUnderRoots(const fs::path& path, const std::vector<fs::path>& roots) {
+  if (roots.empty()) return true;
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec) return false;
+  for (const auto& root : roots) {
+    const fs::path real_root = fs::weakly_canonical(fs::absolute(root, ec), ec);
+    if (ec) continue;
+    auto mismatch = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+    if (mismatch.first == real_root.end()) return true;
+  }
+  return false;
 }
 
 }  // namespace medgemma

@@ -7,6 +7,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace medgemma {
 
@@ -17,5 +18,14 @@ absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path);
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  const std::function<absl::Status(std::ostream&)>& write);
 absl::Status WriteStringAtomically(const std::filesystem::path& path, const std::string& contents);
+
+// Removes a file or a directory tree; a missing path is not an error. (nftw, not
+// std::filesystem::remove_all: on the GPU machine the latter binds to a broken copy that the torch
+// wheel's libtorch.so exports.)
+void RemoveTree(const std::filesystem::path& path);
+
+// Whether `path`, with symlinks and ".." resolved, lies inside one of `roots` (also resolved).
+// An empty list of roots allows everything.
+bool IsUnderRoots(const std::filesystem::path& path, const std::vector<std::filesystem::path>& roots);
 
 }  // namespace medgemma

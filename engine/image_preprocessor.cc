@@ -69,4 +69,10 @@ absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const Prepr
   });
 }
 
+absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config) {
+  MG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  MG_ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, ImageLimits{}));
+  return PreprocessImage(image, config);
+}
+
 }  // namespace medgemma

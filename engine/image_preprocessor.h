@@ -27,5 +27,7 @@ absl::StatusOr<PreprocessConfig> LoadPreprocessConfig(const std::filesystem::pat
 
 // (3, size, size) float32 on the CPU.
 absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const PreprocessConfig& config);
+// Reads, decodes (default limits) and preprocesses one image file.
+absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config);
 
 }  // namespace medgemma

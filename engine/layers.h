@@ -12,10 +12,12 @@ namespace medgemma {
 
 class LoraAdapter;
 
-// Which adapter (if any) the forward pass applies, and whether LoRA dropout is active.
+// Which adapter (if any) the forward pass applies, whether LoRA dropout is active, and whether
+// decoder layers recompute their activations in backward instead of keeping them.
 struct LoraContext {
   const LoraAdapter* adapter = nullptr;
   bool training = false;
+  bool checkpoint_activations = false;
 };
 
 // Gemma's RMSNorm: float32 x * rsqrt(mean(x^2) + eps) * (1 + w), cast back to x's dtype.

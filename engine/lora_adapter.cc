@@ -168,6 +168,16 @@ int64_t LoraAdapter::NumParameters() const {
   return n;
 }
 
+absl::Status ValidateAdapterName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return absl::InvalidArgumentError("adapter name must be 1..64 characters");
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(absl::StrCat("adapter name '", name, "' may hold only letters, digits, '.', '_', '-'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<LoraAdapter>> LoraAdapter::Create(const LoraConfig& config, const ModelWeights& base,
                                                                   torch::Device device, uint64_t seed) {
   MG_RETURN_IF_ERROR(config.Validate());

@@ -39,6 +39,9 @@ struct LoraWeights {
 absl::StatusOr<std::vector<int>> ResolveTargetModules(const std::vector<std::string>& targets,
                                                       const ModelWeights& base);
 
+// Adapter names appear in metrics labels and paths: letters, digits, '.', '_' and '-', 1..64 long.
+absl::Status ValidateAdapterName(const std::string& name);
+
 class LoraAdapter {
  public:
   // Reads and validates an adapter directory against the base model: targets, shapes, rank.

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include "engine/activation_checkpoint.h"
+#include "engine/lora_adapter.h"
+
 namespace medgemma {
 namespace {
 struct LayerInputs {
-  const TokenLayout& layout;
   torch::Tensor mask;
   std::pair<torch::Tensor, torch::Tensor> cos_sin;
 };
@@ -33,6 +35,28 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
 torch::Tensor Mlp(const DecoderLayerWeights& w, const torch::Tensor& x, const LoraContext& lora) {
   return ApplyLinear(GeluTanh(ApplyLinear(x, w.gate_proj, lora)) * ApplyLinear(x, w.up_proj, lora), w.down_proj, lora);
 }
+torch::Tensor DecoderLayer(const TextConfig& c, const DecoderLayerWeights& layer, const torch::Tensor& x,
+                           const LayerInputs& in, const LoraContext& lora, AttentionBackend backend, KvCache* cache,
+                           size_t layer_index) {
+  auto attn = SelfAttention(c, layer, GemmaRmsNorm(x, layer.input_layernorm, c.rms_norm_eps), in, lora, backend, cache,
+                            layer_index);
+  auto h = x + GemmaRmsNorm(attn, layer.post_attention_layernorm, c.rms_norm_eps);
+  auto mlp = Mlp(layer, GemmaRmsNorm(h, layer.pre_feedforward_layernorm, c.rms_norm_eps), lora);
+  return h + GemmaRmsNorm(mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
+}
+
+std::vector<torch::Tensor> LayerLoraParameters(const DecoderLayerWeights& layer, const LoraContext& lora) {
+  std::vector<torch::Tensor> params;
+  if (lora.adapter == nullptr) return params;
+  for (const Linear* linear : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj,
+                               &layer.up_proj, &layer.down_proj}) {
+    if (const LoraWeights* w = lora.adapter->ForLinear(linear->index)) {
+      params.push_back(w->a);
+      params.push_back(w->b);
+    }
+  }
+  return params;
+}
 }  // namespace
 
 DecoderRotaries DecoderRotaries::Create(const TextConfig& c, torch::Device device) {
@@ -48,19 +72,23 @@ torch::Tensor TextDecoderForward(const TextConfig& c, const TextWeights& w, cons
     keys = cache->Prefix(cache->length + embeds.size(1));
   }
   const auto dtype = embeds.scalar_type();
-  const LayerInputs full{layout, BuildAttentionMask(layout, keys, std::nullopt),
+  const LayerInputs full{BuildAttentionMask(layout, keys, std::nullopt),
                          rotaries.full.Tables(layout.positions, dtype)};
-  const LayerInputs sliding{layout, BuildAttentionMask(layout, keys, c.sliding_window),
+  const LayerInputs sliding{BuildAttentionMask(layout, keys, c.sliding_window),
                             rotaries.sliding.Tables(layout.positions, dtype)};
   auto x = embeds;
   for (size_t i = 0; i < w.layers.size(); ++i) {
     const auto& layer = w.layers[i];
     const LayerInputs& in = c.layer_types[i] == LayerType::kFull ? full : sliding;
-    auto attn = SelfAttention(c, layer, GemmaRmsNorm(x, layer.input_layernorm, c.rms_norm_eps), in, lora, backend,
-                              cache, i);
-    x = x + GemmaRmsNorm(attn, layer.post_attention_layernorm, c.rms_norm_eps);
-    auto mlp = Mlp(layer, GemmaRmsNorm(x, layer.pre_feedforward_layernorm, c.rms_norm_eps), lora);
-    x = x + GemmaRmsNorm(mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
+    if (lora.checkpoint_activations && cache == nullptr && torch::GradMode::is_enabled()) {
+      // Captured by value: backward runs after this function has returned.
+      auto recompute = [&c, &layer, in, lora, backend, i](const torch::Tensor& h) {
+        return DecoderLayer(c, layer, h, in, lora, backend, nullptr, i);
+      };
+      x = CheckpointedCall(recompute, x, LayerLoraParameters(layer, lora));
+    } else {
+      x = DecoderLayer(c, layer, x, in, lora, backend, cache, i);
+    }
   }
   if (cache != nullptr) cache->length += embeds.size(1);
   return x;

@@ -1,6 +1,9 @@
 #include "rpc/credentials.h"
 
+#include <absl/strings/ascii.h>
 #include <absl/strings/str_cat.h>
+
+#include <cstdlib>
 
 #include "engine/file_util.h"
 #include "engine/status_macros.h"
@@ -36,6 +39,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     MG_ASSIGN_OR_RETURN(options.pem_private_key, ReadFileToString(files.key));
   }
   return grpc::SslCredentials(options);
+}
+
+absl::StatusOr<std::string> ReadBearerToken(const std::string& file, const std::string& env_var) {
+  if (!file.empty()) {
+    MG_ASSIGN_OR_RETURN(std::string token, ReadFileToString(file));
+    return std::string(absl::StripAsciiWhitespace(token));
+  }
+  const char* env = env_var.empty() ? nullptr : std::getenv(env_var.c_str());
+  return std::string(env ? env : "");
 }
 
 }  // namespace medgemma::rpc

@@ -19,4 +19,7 @@ struct TlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsFiles& files);
 
+// A client's bearer token: the trimmed contents of `file` when given, else $`env_var`, else "".
+absl::StatusOr<std::string> ReadBearerToken(const std::string& file, const std::string& env_var);
+
 }  // namespace medgemma::rpc

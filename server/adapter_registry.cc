@@ -4,33 +4,17 @@
 
 #include <chrono>
 
+#include "engine/file_util.h"
 #include "engine/status_macros.h"
 
 namespace medgemma::server {
 namespace fs = std::filesystem;
 
-absl::Status ValidateAdapterName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return absl::InvalidArgumentError("adapter name must be 1..64 characters");
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return absl::InvalidArgumentError(absl::StrCat("adapter name '", name, "' may hold only letters, digits, '.', '_', '-'"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 AdapterRegistry::AdapterRegistry(std::shared_ptr<const Gemma3Model> model, std::vector<fs::path> roots)
     : model_(std::move(model)), roots_(std::move(roots)) {}
 
 absl::Status AdapterRegistry::CheckPathAllowed(const fs::path& path) const {
-  if (roots_.empty()) return absl::OkStatus();
-  std::error_code ec;
-  const fs::path real = fs::weakly_canonical(path, ec);
-  for (const auto& root : roots_) {
-    const fs::path real_root = fs::weakly_canonical(root, ec);
-    auto mismatch = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
-    if (mismatch.first == real_root.end()) return absl::OkStatus();
-  }
+  if (IsUnderRoots(path, roots_)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("adapter path ", path.string(), " is outside the configured adapter roots"));
 }
 

@@ -56,7 +56,5 @@ class AdapterRegistry {
   int64_t swaps_ = 0;
 };
 
-// Adapter names appear in metrics labels and paths: letters, digits, '.', '_' and '-', 1..64 long.
-absl::Status ValidateAdapterName(const std::string& name);
 
 }  // namespace medgemma::server

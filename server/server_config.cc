@@ -82,7 +82,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
 
 absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>& argv) {
   MG_ASSIGN_OR_RETURN(cli::Args args, cli::Args::Parse(argv, {"config", "model", "listen", "metrics-listen", "device", "dtype",
-                                                              "attention", "adapters-dir", "default-adapter", "auth-tokens-file"},
+                                                              "attention", "adapters-dir", "adapter-root", "default-adapter",
+                                                              "auth-tokens-file"},
                                                        {}));
   ServerConfig c;
   if (args.Has("config")) {
@@ -101,6 +102,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>
   override_with("adapters-dir", &c.adapters_dir);
   override_with("default-adapter", &c.default_adapter);
   override_with("auth-tokens-file", &c.auth_tokens_file);
+  if (args.Has("adapter-root")) c.adapter_roots = args.GetAll("adapter-root");
   if (c.adapter_roots.empty() && !c.adapters_dir.empty()) c.adapter_roots.push_back(c.adapters_dir);
   MG_RETURN_IF_ERROR(c.Validate());
   return c;

@@ -48,7 +48,7 @@ struct ServerConfig {
 
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text);
 // --config FILE first, then --model, --listen, --metrics-listen, --device, --dtype, --adapters-dir,
-// --default-adapter, --auth-tokens-file override it.
+// --adapter-root (repeatable), --default-adapter, --auth-tokens-file override it.
 absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>& argv);
 
 }  // namespace medgemma::server

@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include <random>
 
+#include "engine/file_util.h"
 #include "engine/image_decoder.h"
 #include "engine/tiny_model.h"
 
@@ -20,12 +20,7 @@ TempDir::TempDir() {
   fs::create_directories(path_);
 }
 
-// nftw, not std::filesystem::remove_all: on the GPU machine the latter binds to a broken copy that
-// the torch wheel's libtorch.so exports.
-TempDir::~TempDir() {
-  ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-         FTW_DEPTH | FTW_PHYS);
-}
+TempDir::~TempDir() { RemoveTree(path_); }
 
 const fs::path& TinyModelDir() {
   static TempDir* dir = [] {

@@ -1,0 +1,39 @@
+// Prometheus metrics of medgemma-trainer: jobs by state, and the running job's step, loss,
+// learning rate, throughput and latest evaluation.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace medgemma::trainer {
+
+class TrainerMetrics {
+ public:
+  TrainerMetrics();
+
+  // Starts the HTTP endpoint (/metrics) on `address`; returns the bound port.
+  int Expose(const std::string& address);
+
+  void SetJobsByState(const std::map<std::string, int>& counts);
+  void ObserveStep(int64_t step, double loss, double learning_rate, double samples_per_second);
+  void SetEvalAccuracy(const std::string& which, double accuracy);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Gauge>& jobs_;
+  prometheus::Counter& steps_;
+  prometheus::Gauge& step_;
+  prometheus::Gauge& loss_;
+  prometheus::Gauge& learning_rate_;
+  prometheus::Gauge& samples_per_second_;
+  prometheus::Family<prometheus::Gauge>& eval_accuracy_;
+};
+
+}  // namespace medgemma::trainer
