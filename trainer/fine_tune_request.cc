@@ -37,13 +37,15 @@ TrainingOptions ResolveHyperparameters(const v1::Hyperparameters& h, const Train
 
 }  // namespace
 
-absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& request, const TrainerConfig& config) {
+absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& request, const TrainerConfig& config,
+                                                    const ModelWeights& base) {
   FineTuneSpec spec;
   MG_RETURN_IF_ERROR(ValidateAdapterName(request.adapter_name()));
   spec.adapter_name = request.adapter_name();
   spec.task = config.task;
   spec.options = ResolveHyperparameters(request.hyperparameters(), config.defaults);
   MG_RETURN_IF_ERROR(spec.options.Validate());
+  MG_RETURN_IF_ERROR(ResolveTargetModules(spec.options.lora.target_modules, base).status());
   const auto& promote = request.promote();
   if (promote.min_accuracy() < 0 || promote.min_accuracy() > 1) {
     return absl::InvalidArgumentError(absl::StrCat("promote.min_accuracy must be in [0, 1], got ", promote.min_accuracy()));

@@ -11,6 +11,8 @@
 
 namespace medgemma::trainer {
 
-absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& request, const TrainerConfig& config);
+// `base` is the model the job will train on: target_modules must select some of its layers.
+absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& request, const TrainerConfig& config,
+                                                    const ModelWeights& base);
 
 }  // namespace medgemma::trainer

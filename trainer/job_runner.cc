@@ -70,7 +70,7 @@ void JobRunner::Stop() {
 }
 
 absl::StatusOr<v1::Job> JobRunner::Submit(const v1::FineTuneRequest& request) {
-  MG_RETURN_IF_ERROR(ResolveFineTuneRequest(request, config_).status());
+  MG_RETURN_IF_ERROR(ResolveFineTuneRequest(request, config_, bundle_->model->weights()).status());
   v1::JobStatus status;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -223,7 +223,7 @@ void JobRunner::RunJob(const std::string& job_id) {
   status.set_state(v1::RUNNING);
   Publish(status, true);
 
-  auto spec = ResolveFineTuneRequest(record.request, config_);
+  auto spec = ResolveFineTuneRequest(record.request, config_, bundle_->model->weights());
   if (!spec.ok()) {
     status.set_state(v1::FAILED);
     status.set_error(spec.status().ToString());

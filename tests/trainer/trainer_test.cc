@@ -1,0 +1,355 @@
+// medgemma-trainer for real on 127.0.0.1: bad requests, the whole fine-tune-and-promote story
+// against a running medgemma-server under load, cancellation and queueing, and a kill -9 of the
+// trainer binary mid-job followed by a resume that ends on the uninterrupted run's adapter.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "client/demo_data.h"
+#include "engine/file_util.h"
+#include "engine/lora_adapter.h"
+#include "medgemma/v1/trainer.grpc.pb.h"
+#include "tests/server/server_fixture.h"
+#include "trainer/fine_tune_request.h"
+#include "trainer/trainer_server.h"
+
+namespace medgemma {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+trainer::TrainerConfig TestTrainerConfig(const fs::path& state_dir, const fs::path& data_root) {
+  trainer::TrainerConfig c;
+  c.model_dir = testing::TinyModelDir().string();
+  c.device = "cpu";
+  c.dtype = "float32";
+  c.attention = "eager";
+  c.listen = "127.0.0.1:0";
+  c.metrics_listen = "127.0.0.1:0";
+  c.state_dir = state_dir.string();
+  c.data_roots = {data_root.string()};
+  c.auth_tokens_env = "";
+  c.server_token_env = "";
+  c.defaults.checkpoint_every_steps = 4;
+  return c;
+}
+
+// The demo job's recipe for the tiny random model.
+v1::FineTuneRequest DemoRequest(const fs::path& data_root, int epochs) {
+  v1::FineTuneRequest r;
+  r.set_adapter_name("breakhis-test");
+  auto* b = r.mutable_dataset()->mutable_breakhis();
+  b->set_root(data_root.string());
+  b->set_fold(1);
+  b->set_magnification(100);
+  b->set_balance(true);
+  auto* h = r.mutable_hyperparameters();
+  h->set_loss(v1::ANSWER_ONLY);
+  h->set_learning_rate(5e-3f);
+  h->set_epochs(epochs);
+  h->set_gradient_accumulation_steps(2);
+  return r;
+}
+
+std::unique_ptr<v1::Trainer::Stub> TrainerStub(int port) {
+  return v1::Trainer::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+}
+
+v1::JobStatus WatchUntilEnd(v1::Trainer::Stub& stub, const std::string& job_id, std::set<v1::JobState>* seen) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(8));
+  v1::GetStatusRequest request;
+  request.set_job_id(job_id);
+  auto reader = stub.WatchJob(&context, request);
+  v1::JobStatus status;
+  while (reader->Read(&status)) {
+    if (seen) seen->insert(status.state());
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  return status;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void WriteData(int images_per_patient) {
+    cli::DemoDataOptions o;
+    o.seed = 1;
+    o.images_per_patient = images_per_patient;
+    ASSERT_TRUE(cli::WriteDemoData(data(), o).ok());
+  }
+  fs::path data() const { return dir_.path() / "data"; }
+  fs::path state() const { return dir_.path() / "trainer"; }
+  TempDir dir_;
+};
+
+TEST_F(TrainerTest, BadRequestsGetInvalidArgumentAndLeaveNoJobOrFile) {
+  WriteData(1);
+  auto trainer = trainer::TrainerServer::Start(TestTrainerConfig(state(), data()));
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto stub = TrainerStub((*trainer)->port());
+  const fs::path outside = dir_.path() / "elsewhere";
+  fs::create_directories(outside);
+  fs::copy_file(data() / "Folds.csv", outside / "Folds.csv");
+
+  struct Case {
+    const char* what;
+    std::function<void(v1::FineTuneRequest*)> edit;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"bad adapter name", [](auto* r) { r->set_adapter_name("../x"); }, "adapter name"},
+      {"no dataset", [](auto* r) { r->clear_dataset(); }, "set breakhis or manifest"},
+      {"root outside", [&](auto* r) { r->mutable_dataset()->mutable_breakhis()->set_root(outside.string()); },
+       "outside the configured data roots"},
+      {"fold", [](auto* r) { r->mutable_dataset()->mutable_breakhis()->set_fold(7); }, "fold must be 1..5"},
+      {"r", [](auto* r) { r->mutable_hyperparameters()->set_lora_r(-1); }, "lora_r must be > 0"},
+      {"lr", [](auto* r) { r->mutable_hyperparameters()->set_learning_rate(-1); }, "learning_rate must be > 0"},
+      {"epochs", [](auto* r) { r->mutable_hyperparameters()->set_epochs(-2); }, "epochs must be > 0"},
+      {"dropout", [](auto* r) { r->mutable_hyperparameters()->set_lora_dropout(1.5f); }, "lora_dropout"},
+      {"targets", [](auto* r) { r->mutable_hyperparameters()->add_target_modules("no_such_proj"); }, "no_such_proj"},
+      {"manifest label",
+       [&](auto* r) {
+         EXPECT_TRUE(WriteStringAtomically(data() / "m.csv", "path,label\nFolds.csv,giraffe\n").ok());
+         r->mutable_dataset()->mutable_manifest()->set_train_csv((data() / "m.csv").string());
+         r->mutable_dataset()->mutable_manifest()->set_eval_csv((data() / "m.csv").string());
+       },
+       "unknown label 'giraffe'"},
+      {"promotion without servers", [](auto* r) { r->mutable_promote()->set_enabled(true); }, "no servers"},
+  };
+  for (const auto& c : cases) {
+    v1::FineTuneRequest request = DemoRequest(data(), 1);
+    c.edit(&request);
+    grpc::ClientContext context;
+    v1::Job job;
+    const grpc::Status s = stub->StartFineTune(&context, request, &job);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.what << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(c.message), std::string::npos) << c.what << ": " << s.error_message();
+  }
+  grpc::ClientContext context;
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(stub->ListJobs(&context, v1::ListJobsRequest(), &jobs).ok());
+  EXPECT_EQ(jobs.jobs_size(), 0);
+  EXPECT_FALSE(fs::exists(state() / "jobs"));
+}
+
+TEST_F(TrainerTest, FineTunePromotesIntoARunningServerWithZeroFailedRequests) {
+  WriteData(4);
+  TempDir adapters;
+  auto server_config = testing::TestServerConfig(adapters.path());
+  server_config.adapter_roots.push_back((state() / "jobs").string());
+  auto server = testing::StartServer(server_config);
+  auto config = TestTrainerConfig(state(), data());
+  config.servers = {"127.0.0.1:" + std::to_string(server.server->port())};
+  auto trainer = trainer::TrainerServer::Start(config);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+
+  // Every fold-1 100X test image with its label, for a client that keeps classifying meanwhile.
+  auto spec = trainer::ResolveFineTuneRequest(DemoRequest(data(), 8), config, testing::TinyBundle().model->weights());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::vector<std::pair<std::string, int>> test_images;
+  for (const auto& im : spec->data.eval) test_images.emplace_back(ReadFileToString(im.path).value(), im.label);
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, answered{0};
+  std::set<std::string> adapters_seen;
+  std::mutex seen_mu;
+  std::vector<std::thread> load;
+  for (int t = 0; t < 2; ++t) {
+    load.emplace_back([&, t] {
+      for (size_t i = t; !done; i = (i + 1) % test_images.size()) {
+        grpc::ClientContext context;
+        v1::ClassifyResponse response;
+        auto s = server.classifier->Classify(&context, testing::EncodedRequest("l", test_images[i].first), &response);
+        if (!s.ok()) ++failures;
+        ++answered;
+        std::lock_guard<std::mutex> lock(seen_mu);
+        adapters_seen.insert(response.adapter());
+      }
+    });
+  }
+
+  auto stub = TrainerStub((*trainer)->port());
+  v1::FineTuneRequest request = DemoRequest(data(), 8);
+  request.mutable_promote()->set_enabled(true);
+  request.mutable_promote()->set_min_accuracy(0.9f);
+  request.mutable_promote()->set_require_improvement(true);
+  grpc::ClientContext context;
+  v1::Job job;
+  ASSERT_TRUE(stub->StartFineTune(&context, request, &job).ok());
+  EXPECT_EQ(job.state(), v1::QUEUED);
+  std::set<v1::JobState> states;
+  const v1::JobStatus final_status = WatchUntilEnd(*stub, job.job_id(), &states);
+  // Let the clients run on the promoted adapter for a moment before stopping them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  done = true;
+  for (auto& t : load) t.join();
+
+  ASSERT_EQ(final_status.state(), v1::SUCCEEDED) << final_status.error();
+  EXPECT_TRUE(states.count(v1::RUNNING));
+  EXPECT_LE(final_status.baseline().accuracy(), 0.3f);
+  EXPECT_GE(final_status.latest().accuracy(), 0.9f);
+  EXPECT_EQ(final_status.per_epoch_size(), 8);
+  EXPECT_EQ(final_status.latest().confusion_size(), 64);
+  EXPECT_TRUE(final_status.promoted()) << final_status.promotion_message();
+  EXPECT_NE(final_status.promotion_message().find(config.servers[0]), std::string::npos);
+  EXPECT_TRUE(fs::exists(fs::path(final_status.adapter_path()) / "adapter_model.safetensors"));
+  EXPECT_TRUE(fs::exists(fs::path(final_status.adapter_path()).parent_path() / "metrics.json"));
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_TRUE(adapters_seen.count("")) << "no request ran on the base model";
+  EXPECT_TRUE(adapters_seen.count("breakhis-test")) << "no request ran on the promoted adapter";
+
+  // The server now answers with the new adapter, and better.
+  int correct = 0;
+  for (const auto& [bytes, label] : test_images) {
+    grpc::ClientContext c;
+    v1::ClassifyResponse response;
+    ASSERT_TRUE(server.classifier->Classify(&c, testing::EncodedRequest("after", bytes), &response).ok());
+    EXPECT_EQ(response.adapter(), "breakhis-test");
+    correct += response.label() == label;
+  }
+  EXPECT_GE(static_cast<double>(correct) / test_images.size(), 0.9);
+  const std::string metrics = testing::ScrapeMetrics((*trainer)->metrics_port());
+  EXPECT_EQ(testing::MetricValue(metrics, "medgemma_trainer_jobs{state=\"SUCCEEDED\"}"), 1);
+  EXPECT_GE(testing::MetricValue(metrics, "medgemma_trainer_eval_accuracy{which=\"latest\"}"), 0.9);
+}
+
+TEST_F(TrainerTest, OneJobRunsAtATimeAndCancellationKeepsTheCheckpoint) {
+  WriteData(1);
+  auto trainer = trainer::TrainerServer::Start(TestTrainerConfig(state(), data()));
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto stub = TrainerStub((*trainer)->port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext context;
+    v1::Job job;
+    ASSERT_TRUE(stub->StartFineTune(&context, DemoRequest(data(), 200), &job).ok());
+    ids.push_back(job.job_id());
+  }
+  auto status = [&](const std::string& id) {
+    grpc::ClientContext context;
+    v1::GetStatusRequest request;
+    request.set_job_id(id);
+    v1::JobStatus s;
+    EXPECT_TRUE(stub->GetStatus(&context, request, &s).ok());
+    return s;
+  };
+  for (int i = 0; i < 600 && status(ids[0]).step() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status(ids[0]).state(), v1::RUNNING);
+  EXPECT_EQ(status(ids[1]).state(), v1::QUEUED);
+  auto cancel = [&](const std::string& id, v1::JobStatus* out) {
+    grpc::ClientContext context;
+    v1::CancelJobRequest request;
+    request.set_job_id(id);
+    return stub->CancelJob(&context, request, out);
+  };
+  v1::JobStatus cancelled;
+  ASSERT_TRUE(cancel(ids[1], &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  const auto before = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cancel(ids[0], &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(10));
+  EXPECT_TRUE(fs::exists(state() / "jobs" / ids[0] / "checkpoints" / "LATEST"));
+  EXPECT_EQ(cancel(ids[0], &cancelled).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(cancel("ft-nope", &cancelled).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status(ids[1]).step(), 0);  // never started
+}
+
+// The trainer binary as a child process; its stdout goes to a file we read the port from.
+struct TrainerProcess {
+  pid_t pid = -1;
+  int port = 0;
+  static TrainerProcess Start(const fs::path& config, const fs::path& log) {
+    TrainerProcess p;
+    p.pid = fork();
+    if (p.pid == 0) {
+      FILE* out = std::freopen(log.c_str(), "w", stdout);
+      (void)out;
+      execl(MEDGEMMA_TRAINER_BIN, MEDGEMMA_TRAINER_BIN, "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+    const std::regex listening("listening on port (\\d+)");
+    for (int i = 0; i < 600 && p.port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::smatch m;
+      const std::string text = ReadFileToString(log).value_or("");
+      if (std::regex_search(text, m, listening)) p.port = std::stoi(m[1]);
+    }
+    return p;
+  }
+  void Kill9() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+TEST_F(TrainerTest, KillDashNineMidJobThenResumeEndsOnTheUninterruptedAdapter) {
+  WriteData(1);
+  const fs::path config = dir_.path() / "trainer.yaml";
+  ASSERT_TRUE(WriteStringAtomically(config, "model: {dir: " + testing::TinyModelDir().string() +
+                                                ", device: cpu, dtype: float32, attention: eager}\n"
+                                                "listen: 127.0.0.1:0\nmetrics_listen: \"\"\n"
+                                                "state_dir: " + state().string() + "\ndata_roots: [" +
+                                                data().string() + "]\ndefaults: {checkpoint_every_steps: 3}\n"
+                                                "auth: {tokens_env: \"\"}\n")
+                  .ok());
+  v1::FineTuneRequest request = DemoRequest(data(), 3);
+  request.mutable_hyperparameters()->set_micro_batch_size(2);
+  request.mutable_hyperparameters()->set_lora_dropout(0.1f);
+
+  auto first = TrainerProcess::Start(config, dir_.path() / "first.log");
+  ASSERT_GT(first.port, 0);
+  auto stub = TrainerStub(first.port);
+  grpc::ClientContext context;
+  v1::Job job;
+  ASSERT_TRUE(stub->StartFineTune(&context, request, &job).ok());
+  int64_t step = 0;
+  for (int i = 0; i < 1200 && step < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    grpc::ClientContext c;
+    v1::GetStatusRequest r;
+    r.set_job_id(job.job_id());
+    v1::JobStatus s;
+    if (stub->GetStatus(&c, r, &s).ok()) step = s.step();
+  }
+  ASSERT_GE(step, 10);
+  first.Kill9();
+
+  auto second = TrainerProcess::Start(config, dir_.path() / "second.log");
+  ASSERT_GT(second.port, 0);
+  auto stub2 = TrainerStub(second.port);
+  const v1::JobStatus resumed = WatchUntilEnd(*stub2, job.job_id(), nullptr);
+  second.Kill9();
+  ASSERT_EQ(resumed.state(), v1::SUCCEEDED) << resumed.error();
+  EXPECT_GE(resumed.resumed_from_step(), 6);
+  EXPECT_LE(resumed.resumed_from_step(), step);
+
+  // The same job, uninterrupted, in-process.
+  auto trainer_config = trainer::TrainerConfigFromArgs({"--config", config.string()});
+  ASSERT_TRUE(trainer_config.ok()) << trainer_config.status();
+  auto spec = trainer::ResolveFineTuneRequest(request, *trainer_config, testing::TinyBundle().model->weights());
+  ASSERT_TRUE(spec.ok());
+  auto straight = RunFineTune(testing::TinyBundle(), *spec, dir_.path() / "straight", {});
+  ASSERT_TRUE(straight.ok()) << straight.status();
+  const auto& weights = testing::TinyBundle().model->weights();
+  auto a = LoraAdapter::Load(resumed.adapter_path(), weights, torch::kCPU);
+  auto b = LoraAdapter::Load(straight->adapter_dir, weights, torch::kCPU);
+  ASSERT_TRUE(a.ok() && b.ok());
+  double worst = 0;
+  const auto ma = (*a)->Modules(), mb = (*b)->Modules();
+  for (size_t i = 0; i < ma.size(); ++i) {
+    worst = std::max(worst, (ma[i].second->a - mb[i].second->a).abs().max().item<double>());
+    worst = std::max(worst, (ma[i].second->b - mb[i].second->b).abs().max().item<double>());
+  }
+  EXPECT_LE(worst, 1e-5);
+}
+
+}  // namespace
+}  // namespace medgemma
