@@ -63,8 +63,10 @@ absl::Status WriteFileAtomically(const fs::path& path,
     fs::remove(tmp, ec);
     return absl::InternalError(absl::StrCat("rename to ", path.string(), ": ", ec.message()));
   }
-  return SyncPath(dir, O_RDONLY | O_DIRECTORY);
+  return SyncDirectory(dir);
 }
+
+absl::Status SyncDirectory(const fs::path& dir) { return SyncPath(dir, O_RDONLY | O_DIRECTORY); }
 
 absl::Status WriteStringAtomically(const fs::path& path, const std::string& contents) {
   return WriteFileAtomically(path, [&](std::ostream& out) {

@@ -18,6 +18,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path);
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  const std::function<absl::Status(std::ostream&)>& write);
 absl::Status WriteStringAtomically(const std::filesystem::path& path, const std::string& contents);
+// fsyncs a directory, making the renames and creations inside it durable.
+absl::Status SyncDirectory(const std::filesystem::path& dir);
 
 // Removes a file or a directory tree; a missing path is not an error. (nftw, not
 // std::filesystem::remove_all: on the GPU machine the latter binds to a broken copy that the torch

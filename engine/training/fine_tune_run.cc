@@ -57,7 +57,7 @@ absl::Status PublishAdapter(const LoraAdapter& adapter, const fs::path& dir) {
   std::error_code ec;
   fs::rename(tmp, dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("rename ", tmp.string(), ": ", ec.message()));
-  return absl::OkStatus();
+  return SyncDirectory(dir.parent_path());
 }
 
 class Run {

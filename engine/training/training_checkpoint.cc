@@ -19,14 +19,6 @@ constexpr char kLatest[] = "LATEST";
 constexpr char kTensors[] = "state.safetensors";
 constexpr char kState[] = "trainer_state.json";
 
-absl::Status SyncDirectory(const fs::path& dir) {
-  // Writing a throwaway file atomically fsyncs `dir` itself, which makes the rename durable.
-  MG_RETURN_IF_ERROR(WriteStringAtomically(dir / ".sync", ""));
-  std::error_code ec;
-  fs::remove(dir / ".sync", ec);
-  return absl::OkStatus();
-}
-
 json ProgressToJson(const TrainingProgress& p, const json& identity) {
   json per_epoch = json::array();
   for (const auto& m : p.per_epoch) per_epoch.push_back(EvalMetricsToJson(m));
