@@ -1,6 +1,6 @@
 // Classify throughput: one batch of B preprocessed-size random images, timed over repeated runs
 // after warm-up, with a device sync around each run. Prints median and p90 ms per batch.
-//   classify_bench --model DIR [--batch 8] [--iters 20] [--warmup 3] [--device auto] [--dtype auto]
+//   classify_bench --model DIR [--batch 8] [--iters 20] [--warmup 3] [--device auto] [--dtype auto]   (--help)
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -8,30 +8,53 @@
 #include <cstdio>
 #include <iostream>
 
-#include "client/cli_args.h"
+#include "base/flags.h"
+#include "base/status_macros.h"
 #include "engine/classifier.h"
 #include "engine/model_bundle.h"
+
+using namespace medgemma;
 
 namespace {
 void Sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
+
+struct BenchOptions {
+  std::string model;
+  ModelOptions model_options;
+  int64_t batch = 0, iters = 0, warmup = 0;
+};
+
+absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& argv) {
+  static const FlagSet flags("classify_bench --model DIR [flags]",
+                             {{"model", "DIR", "HF-format checkpoint directory"},
+                              {"batch", "N", "images per batch (default 8)"},
+                              {"iters", "N", "timed batches (default 20)"},
+                              {"warmup", "N", "untimed batches first (default 3)"},
+                              {"device", "DEVICE", "cpu | cuda | cuda:N | auto (default)"},
+                              {"dtype", "DTYPE", "float32 | bfloat16 | float16 | auto (default)"},
+                              {"attention", "IMPL", "sdpa | eager | auto (default)"}});
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
+  BenchOptions o;
+  MG_ASSIGN_OR_RETURN(o.model, args.Require("model"));
+  MG_ASSIGN_OR_RETURN(o.model_options, ParseModelOptions(args.Get("device", "auto"), args.Get("dtype", "auto"),
+                                                         args.Get("attention", "auto")));
+  MG_ASSIGN_OR_RETURN(o.batch, args.GetInt("batch", 8));
+  MG_ASSIGN_OR_RETURN(o.iters, args.GetInt("iters", 20));
+  MG_ASSIGN_OR_RETURN(o.warmup, args.GetInt("warmup", 3));
+  if (o.batch <= 0 || o.iters <= 0 || o.warmup < 0) {
+    return absl::InvalidArgumentError("--batch and --iters must be > 0, --warmup >= 0");
+  }
+  return o;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace medgemma;
-  auto args = cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc),
-                               {"model", "batch", "iters", "warmup", "device", "dtype", "attention"}, {});
-  if (!args.ok()) {
-    std::cerr << args.status() << "\n";
-    return 2;
-  }
-  auto options = ParseModelOptions(args->Get("device", "auto"), args->Get("dtype", "auto"), args->Get("attention", "auto"));
-  if (!options.ok()) {
-    std::cerr << options.status() << "\n";
-    return 2;
-  }
-  auto bundle = LoadModelBundle(args->Get("model"), *options);
+  auto parsed = ParseBenchOptions(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) return ExitForUnparsedArgs("classify_bench", parsed.status());
+  const ModelOptions* options = &parsed->model_options;
+  auto bundle = LoadModelBundle(parsed->model, *options);
   if (!bundle.ok()) {
     std::cerr << bundle.status() << "\n";
     return 1;
@@ -41,8 +64,7 @@ int main(int argc, char** argv) {
     std::cerr << classifier.status() << "\n";
     return 1;
   }
-  const int64_t batch = args->GetInt("batch", 8).value_or(8), iters = args->GetInt("iters", 20).value_or(20),
-                warmup = args->GetInt("warmup", 3).value_or(3);
+  const int64_t batch = parsed->batch, iters = parsed->iters, warmup = parsed->warmup;
   const int64_t size = bundle->model->config().vision.image_size;
   auto pixels = (torch::rand({batch, 3, size, size}) * 2 - 1).to(options->device);
   std::vector<double> ms;
@@ -60,7 +82,7 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2], p90 = ms[std::min(ms.size() - 1, ms.size() * 9 / 10)];
   std::printf("classify_bench model=%s device=%s dtype=%s batch=%ld prompt_tokens=%zu: median %.2f ms/batch, p90 %.2f ms, %.1f images/s\n",
-              args->Get("model").c_str(), options->device.str().c_str(), DtypeName(options->dtype).c_str(),
+              parsed->model.c_str(), options->device.str().c_str(), DtypeName(options->dtype).c_str(),
               static_cast<long>(batch), classifier->prompt().ids.size(), median, p90, batch * 1000.0 / median);
   return 0;
 }

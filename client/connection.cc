@@ -2,13 +2,17 @@
 
 #include <iostream>
 
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "rpc/credentials.h"
 
 namespace medgemma::cli {
 
-std::set<std::string> ConnectionFlags(const std::string& address_flag) {
-  return {address_flag, "token-file", "tls-ca", "tls-cert", "tls-key"};
+std::vector<Flag> ConnectionFlags(const std::string& address_flag) {
+  return {{address_flag, "HOST:PORT", "address of medgemma-" + address_flag},
+          {"token-file", "FILE", "bearer token file (default: $MEDGEMMA_TOKEN)"},
+          {"tls-ca", "FILE", "CA of the service's certificate: connect with TLS"},
+          {"tls-cert", "FILE", "client certificate, for mutual TLS"},
+          {"tls-key", "FILE", "client key, for mutual TLS"}};
 }
 
 absl::StatusOr<Connection> Connect(const Args& args, const std::string& address_flag) {

@@ -6,15 +6,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
-#include <set>
 #include <string>
+#include <vector>
 
-#include "client/cli_args.h"
+#include "base/flags.h"
 
 namespace medgemma::cli {
 
 // The flags Connect reads, with `address_flag` (e.g. "server", "trainer") among them.
-std::set<std::string> ConnectionFlags(const std::string& address_flag);
+std::vector<Flag> ConnectionFlags(const std::string& address_flag);
 
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <random>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 
 namespace medgemma::cli {
 namespace fs = std::filesystem;

@@ -8,37 +8,46 @@
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
-#include "client/cli_args.h"
+#include "base/flags.h"
 #include "client/demo_data.h"
 #include "client/image_files.h"
 #include "engine/checkpoint.h"
 #include "engine/chat_prompt.h"
 #include "engine/classifier.h"
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/generator.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_bundle.h"
 #include "engine/prompt_batch.h"
 #include "engine/safetensors.h"
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 #include "engine/tiny_model.h"
 #include "engine/training/fine_tune_run.h"
+#include "medgemma/v1/trainer.pb.h"
+#include "trainer/fine_tune_request.h"
+#include "trainer/proto_flags.h"
 
 namespace medgemma::cli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-const std::set<std::string> kModelFlags = {"model", "device", "dtype", "attention", "adapter"};
-
-std::set<std::string> With(std::set<std::string> base, std::initializer_list<std::string> more) {
-  base.insert(more.begin(), more.end());
-  return base;
+// The flags LoadBundle reads.
+const std::vector<Flag>& ModelFlags() {
+  static const std::vector<Flag> flags = {
+      {"model", "DIR", "HF-format checkpoint directory (config.json, *.safetensors, tokenizer.model)"},
+      {"device", "DEVICE", "cpu | cuda | cuda:N | auto (default)"},
+      {"dtype", "DTYPE", "float32 | bfloat16 | float16 | auto (default: bfloat16 on CUDA, float32 on CPU)"},
+      {"attention", "IMPL", "sdpa | eager | auto (default)"}};
+  return flags;
 }
+const Flag kAdapterFlag = {"adapter", "DIR", "LoRA adapter directory to apply (default: none)"};
+const Flag kTaskFlag = {"task", "YAML", "task file: prompt and labels (default: BreakHis, 8 classes)"};
 
 absl::StatusOr<ModelBundle> LoadBundle(const Args& args) {
   MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
@@ -92,16 +101,33 @@ std::vector<int64_t> ParseIdList(const std::string& text) {
 }  // namespace
 
 absl::Status MakeTinyModel(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"out", "seed"}, {}));
+  static const FlagSet flags("medgemma-cli make-tiny-model --out DIR [flags]",
+                             {{"out", "DIR", "where to write the checkpoint"},
+                              {"seed", "N", "random seed of the weights (default 0)"},
+                              {"text-layers", "N", "decoder layers"},
+                              {"sliding-window", "N", "sliding-window attention span"},
+                              {"rope-scaling", "X", "RoPE scaling factor of the global layers"},
+                              {"image-tokens", "N", "soft tokens per image"}});
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
   MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
-  MG_RETURN_IF_ERROR(WriteTinyModel(out, static_cast<uint64_t>(seed)));
+  TinyModelOptions options;
+  MG_ASSIGN_OR_RETURN(options.text_layers, args.GetInt("text-layers", options.text_layers));
+  MG_ASSIGN_OR_RETURN(options.sliding_window, args.GetInt("sliding-window", options.sliding_window));
+  MG_ASSIGN_OR_RETURN(options.rope_scaling, args.GetDouble("rope-scaling", options.rope_scaling));
+  MG_ASSIGN_OR_RETURN(options.image_tokens, args.GetInt("image-tokens", options.image_tokens));
+  MG_RETURN_IF_ERROR(WriteTinyModel(out, static_cast<uint64_t>(seed), options));
   std::cout << "wrote tiny Gemma 3 checkpoint to " << out << " (seed " << seed << ")\n";
   return absl::OkStatus();
 }
 
 absl::Status MakeDemoData(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"out", "seed", "patients-per-type", "images-per-patient"}, {}));
+  static const FlagSet flags("medgemma-cli make-demo-data --out DIR [flags]",
+                             {{"out", "DIR", "where to write the BreakHis-layout data set"},
+                              {"seed", "N", "random seed of the images (default 0)"},
+                              {"patients-per-type", "N", "patients per tumour type"},
+                              {"images-per-patient", "N", "images per patient and magnification"}});
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
   DemoDataOptions options;
   MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
@@ -116,7 +142,15 @@ absl::Status MakeDemoData(const std::vector<std::string>& argv) {
 }
 
 absl::Status ClassifyLocal(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"task", "batch-size"}), {"json"}));
+  static const FlagSet flags =
+      FlagSet("medgemma-cli classify --model DIR [flags] FILE|DIR...\n"
+              "       (with --server HOST:PORT, medgemma-server classifies: see classify --server X --help)",
+              {kAdapterFlag,
+               kTaskFlag,
+               {"batch-size", "N", "images per forward pass (default 8)"},
+               {"json", "", "print JSON instead of one line per image"}})
+          .Add(ModelFlags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
   MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
@@ -159,7 +193,13 @@ absl::Status ClassifyLocal(const std::vector<std::string>& argv) {
 }
 
 absl::Status Generate(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"text", "max-new-tokens"}), {}));
+  static const FlagSet flags = FlagSet("medgemma-cli generate --model DIR [flags] IMAGE",
+                                       {kAdapterFlag,
+                                        {"text", "PROMPT", "the user turn's text (default: the BreakHis prompt)"},
+                                        {"max-new-tokens", "N", "tokens to generate at most (default 16)"},
+                                        {"json", "", "print the ids and the text as JSON"}})
+                                   .Add(ModelFlags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   if (args.positional().size() != 1) return absl::InvalidArgumentError("generate takes exactly one image file");
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
   MG_ASSIGN_OR_RETURN(auto adapter, LoadAdapterIfAny(args, bundle));
@@ -171,12 +211,24 @@ absl::Status Generate(const std::vector<std::string>& argv) {
   const PromptTokens prompt = chat.ForImageAndText(args.Get("text", DefaultBreakHisTask().prompt));
   MG_ASSIGN_OR_RETURN(auto generated, GenerateGreedy(*bundle.model, {prompt}, pixels.unsqueeze(0), adapter.get(), options));
   std::vector<int> ids(generated[0].begin(), generated[0].end());
-  std::cout << bundle.tokenizer->Decode(ids) << "\n";
+  const std::string text = bundle.tokenizer->Decode(ids);
+  if (args.Has("json")) {
+    // A cut through a multi-byte character leaves invalid UTF-8: shown as U+FFFD, never a throw.
+    std::cout << json{{"ids", generated[0]}, {"text", text}}.dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
+  } else {
+    std::cout << text << "\n";
+  }
   return absl::OkStatus();
 }
 
 absl::Status Tokenize(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"model", "text", "task"}, {"raw"}));
+  static const FlagSet flags("medgemma-cli tokenize --model DIR [flags]",
+                             {{"model", "DIR", "checkpoint directory whose tokenizer.model to use"},
+                              {"text", "TEXT", "text to tokenize (default: the task's prompt)"},
+                              kTaskFlag,
+                              {"raw", "", "tokenize the text alone, without the chat template and image"}});
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
   MG_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(fs::path(dir) / "tokenizer.model"));
   json out;
@@ -196,7 +248,15 @@ absl::Status Tokenize(const std::vector<std::string>& argv) {
 }
 
 absl::Status Forward(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"inputs", "out", "labels"}), {"full-logits"}));
+  static const FlagSet flags =
+      FlagSet("medgemma-cli forward --model DIR --inputs IN.safetensors --out OUT.safetensors [flags]",
+              {kAdapterFlag,
+               {"inputs", "FILE", "safetensors with input_ids [attention_mask token_type_ids pixel_values]"},
+               {"out", "FILE", "safetensors to write the outputs to"},
+               {"labels", "ID,...", "token ids whose last-position logits and probabilities to write"},
+               {"full-logits", "", "also write the logits over the whole vocabulary"}})
+          .Add(ModelFlags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string inputs_path, args.Require("inputs"));
   MG_ASSIGN_OR_RETURN(std::string out_path, args.Require("out"));
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
@@ -227,7 +287,10 @@ absl::Status Forward(const std::vector<std::string>& argv) {
 }
 
 absl::Status Preprocess(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {"model", "out"}, {}));
+  static const FlagSet flags("medgemma-cli preprocess --model DIR --out OUT.safetensors [flags] FILE|DIR...",
+                             {{"model", "DIR", "checkpoint directory whose preprocessing config to use"},
+                              {"out", "FILE", "safetensors to write pixel_values to"}});
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
   MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
   MG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
@@ -242,7 +305,10 @@ absl::Status Preprocess(const std::vector<std::string>& argv) {
 }
 
 absl::Status MergeAdapter(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, With(kModelFlags, {"out"}), {}));
+  static const FlagSet flags = FlagSet("medgemma-cli merge-adapter --model DIR --adapter DIR --out DIR [flags]",
+                                       {kAdapterFlag, {"out", "DIR", "where to write the merged checkpoint"}})
+                                   .Add(ModelFlags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
   if (!args.Has("adapter")) return absl::InvalidArgumentError("--adapter is required");
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
@@ -259,61 +325,27 @@ absl::Status MergeAdapter(const std::vector<std::string>& argv) {
   return absl::OkStatus();
 }
 
-namespace {
-absl::StatusOr<TrainingOptions> TrainingOptionsFromArgs(const Args& args) {
-  TrainingOptions o;
-  MG_ASSIGN_OR_RETURN(o.lora.r, args.GetInt("r", o.lora.r));
-  MG_ASSIGN_OR_RETURN(o.lora.alpha, args.GetDouble("alpha", o.lora.alpha));
-  MG_ASSIGN_OR_RETURN(o.lora.dropout, args.GetDouble("dropout", o.lora.dropout));
-  if (args.Has("target-modules")) o.lora.target_modules = absl::StrSplit(args.Get("target-modules"), ',');
-  MG_ASSIGN_OR_RETURN(int64_t epochs, args.GetInt("epochs", o.epochs));
-  MG_ASSIGN_OR_RETURN(o.learning_rate, args.GetDouble("lr", o.learning_rate));
-  MG_ASSIGN_OR_RETURN(int64_t micro, args.GetInt("micro-batch-size", o.micro_batch_size));
-  MG_ASSIGN_OR_RETURN(int64_t accum, args.GetInt("grad-accum", o.gradient_accumulation_steps));
-  MG_ASSIGN_OR_RETURN(o.warmup_ratio, args.GetDouble("warmup-ratio", o.warmup_ratio));
-  MG_ASSIGN_OR_RETURN(o.max_grad_norm, args.GetDouble("max-grad-norm", o.max_grad_norm));
-  MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o.seed)));
-  MG_ASSIGN_OR_RETURN(o.max_steps, args.GetInt("max-steps", o.max_steps));
-  MG_ASSIGN_OR_RETURN(o.checkpoint_every_steps, args.GetInt("checkpoint-every", o.checkpoint_every_steps));
-  o.epochs = static_cast<int>(epochs);
-  o.micro_batch_size = static_cast<int>(micro);
-  o.gradient_accumulation_steps = static_cast<int>(accum);
-  o.seed = static_cast<uint64_t>(seed);
-  const std::string loss = args.Get("loss", "full");
-  if (loss != "full" && loss != "answer") return absl::InvalidArgumentError("--loss must be full or answer");
-  o.loss = loss == "full" ? LossMode::kFullSequence : LossMode::kAnswerOnly;
-  o.activation_checkpointing = args.Has("checkpoint-activations");
-  o.shuffle = !args.Has("no-shuffle");
-  MG_RETURN_IF_ERROR(o.Validate());
-  return o;
-}
-}  // namespace
-
 absl::Status Train(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(
-      Args args,
-      Args::Parse(argv,
-                  With(kModelFlags, {"task", "out", "breakhis-root", "fold", "magnification", "train-csv", "eval-csv",
-                                     "r", "alpha", "dropout", "target-modules", "epochs", "lr", "micro-batch-size",
-                                     "grad-accum", "warmup-ratio", "max-grad-norm", "seed", "loss", "max-steps",
-                                     "checkpoint-every"}),
-                  {"no-balance", "checkpoint-activations", "no-shuffle"}));
+  // The request `finetune start` sends (promotion aside), from the same flags, resolved and
+  // validated by the trainer's own code; unset fields take TrainingOptions' defaults.
+  MG_ASSIGN_OR_RETURN(trainer::MessageFlags request_flags,
+                      trainer::MessageFlags::For(v1::FineTuneRequest::descriptor(), {"promote"}));
+  const FlagSet flags = FlagSet("medgemma-cli train --model DIR --out DIR [flags]\n"
+                                "       (FineTuneRequest's fields are flags; --adapter-name defaults to --out's last component)",
+                                {{"out", "DIR", "where to write the adapter, checkpoints and metrics.json"}, kTaskFlag})
+                            .Add(ModelFlags())
+                            .Add(request_flags.Flags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string out, args.Require("out"));
+  v1::FineTuneRequest request;
+  std::string out_dir = out;
+  while (out_dir.size() > 1 && out_dir.back() == '/') out_dir.pop_back();
+  request.set_adapter_name(fs::path(out_dir).filename().string());
+  MG_RETURN_IF_ERROR(request_flags.Fill(args, &request));
+  trainer::FineTuneContext context;
+  MG_ASSIGN_OR_RETURN(context.task, LoadTask(args));
   MG_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(args));
-  FineTuneSpec spec;
-  spec.adapter_name = fs::path(out).filename().string();
-  MG_ASSIGN_OR_RETURN(spec.task, LoadTask(args));
-  MG_ASSIGN_OR_RETURN(spec.options, TrainingOptionsFromArgs(args));
-  if (args.Has("breakhis-root")) {
-    BreakHisSource source{args.Get("breakhis-root"), "", 1, 100, !args.Has("no-balance")};
-    MG_ASSIGN_OR_RETURN(int64_t fold, args.GetInt("fold", 1));
-    MG_ASSIGN_OR_RETURN(int64_t mag, args.GetInt("magnification", 100));
-    source.fold = static_cast<int>(fold);
-    source.magnification = static_cast<int>(mag);
-    MG_ASSIGN_OR_RETURN(spec.data, LoadBreakHis(source, spec.task, {}, spec.options.seed));
-  } else {
-    MG_ASSIGN_OR_RETURN(spec.data, LoadManifest({args.Get("train-csv"), args.Get("eval-csv")}, spec.task, {}));
-  }
+  MG_ASSIGN_OR_RETURN(FineTuneSpec spec, trainer::ResolveFineTuneRequest(request, context, bundle.model->weights()));
   std::cerr << "train: " << spec.data.train.size() << " examples, eval: " << spec.data.eval.size() << "\n";
   FineTuneCallbacks callbacks;
   callbacks.on_progress = [](const FineTuneProgress& p) {

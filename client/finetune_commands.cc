@@ -1,7 +1,6 @@
 #include "client/finetune_commands.h"
 
 #include <absl/strings/str_format.h>
-#include <absl/strings/str_split.h>
 
 #include <unistd.h>
 
@@ -9,69 +8,13 @@
 #include <iostream>
 
 #include "client/connection.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "medgemma/v1/trainer.grpc.pb.h"
 #include "rpc/grpc_status.h"
+#include "trainer/proto_flags.h"
 
 namespace medgemma::cli {
 namespace {
-
-const std::set<std::string> kStartFlags = {
-    "adapter-name", "breakhis-root", "folds-csv", "fold", "magnification", "train-csv", "eval-csv", "r", "alpha",
-    "dropout", "target-modules", "epochs", "lr", "micro-batch-size", "grad-accum", "warmup-ratio", "max-grad-norm",
-    "seed", "loss", "max-steps", "min-accuracy"};
-
-absl::StatusOr<v1::FineTuneRequest> StartRequest(const Args& args) {
-  v1::FineTuneRequest r;
-  MG_ASSIGN_OR_RETURN(*r.mutable_adapter_name(), args.Require("adapter-name"));
-  if (args.Has("breakhis-root")) {
-    auto* b = r.mutable_dataset()->mutable_breakhis();
-    b->set_root(args.Get("breakhis-root"));
-    b->set_folds_csv(args.Get("folds-csv"));
-    MG_ASSIGN_OR_RETURN(int64_t fold, args.GetInt("fold", 1));
-    MG_ASSIGN_OR_RETURN(int64_t mag, args.GetInt("magnification", 100));
-    b->set_fold(static_cast<int32_t>(fold));
-    b->set_magnification(static_cast<int32_t>(mag));
-    b->set_balance(!args.Has("no-balance"));
-  } else if (args.Has("train-csv") || args.Has("eval-csv")) {
-    r.mutable_dataset()->mutable_manifest()->set_train_csv(args.Get("train-csv"));
-    r.mutable_dataset()->mutable_manifest()->set_eval_csv(args.Get("eval-csv"));
-  }
-  auto* h = r.mutable_hyperparameters();
-  MG_ASSIGN_OR_RETURN(int64_t rank, args.GetInt("r", 0));
-  MG_ASSIGN_OR_RETURN(double alpha, args.GetDouble("alpha", 0));
-  MG_ASSIGN_OR_RETURN(double dropout, args.GetDouble("dropout", 0));
-  MG_ASSIGN_OR_RETURN(int64_t epochs, args.GetInt("epochs", 0));
-  MG_ASSIGN_OR_RETURN(double lr, args.GetDouble("lr", 0));
-  MG_ASSIGN_OR_RETURN(int64_t micro, args.GetInt("micro-batch-size", 0));
-  MG_ASSIGN_OR_RETURN(int64_t accum, args.GetInt("grad-accum", 0));
-  MG_ASSIGN_OR_RETURN(double warmup, args.GetDouble("warmup-ratio", 0));
-  MG_ASSIGN_OR_RETURN(double clip, args.GetDouble("max-grad-norm", 0));
-  MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
-  MG_ASSIGN_OR_RETURN(int64_t max_steps, args.GetInt("max-steps", 0));
-  h->set_lora_r(static_cast<int32_t>(rank));
-  h->set_lora_alpha(static_cast<float>(alpha));
-  h->set_lora_dropout(static_cast<float>(dropout));
-  if (args.Has("target-modules")) {
-    for (const auto& m : absl::StrSplit(args.Get("target-modules"), ',')) h->add_target_modules(std::string(m));
-  }
-  h->set_epochs(static_cast<int32_t>(epochs));
-  h->set_learning_rate(static_cast<float>(lr));
-  h->set_micro_batch_size(static_cast<int32_t>(micro));
-  h->set_gradient_accumulation_steps(static_cast<int32_t>(accum));
-  h->set_warmup_ratio(static_cast<float>(warmup));
-  h->set_max_grad_norm(static_cast<float>(clip));
-  h->set_seed(seed);
-  h->set_max_steps(static_cast<int32_t>(max_steps));
-  const std::string loss = args.Get("loss", "full");
-  if (loss != "full" && loss != "answer") return absl::InvalidArgumentError("--loss must be full or answer");
-  h->set_loss(loss == "answer" ? v1::ANSWER_ONLY : v1::FULL_SEQUENCE);
-  MG_ASSIGN_OR_RETURN(double min_accuracy, args.GetDouble("min-accuracy", 0));
-  r.mutable_promote()->set_enabled(args.Has("promote"));
-  r.mutable_promote()->set_min_accuracy(static_cast<float>(min_accuracy));
-  r.mutable_promote()->set_require_improvement(args.Has("require-improvement"));
-  return r;
-}
 
 std::string StatusLine(const v1::JobStatus& s) {
   return absl::StrFormat("%s  %s  %-9s epoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  eta %.0fs",
@@ -145,10 +88,15 @@ absl::Status Watch(const Connection& c, const std::string& job_id) {
 }  // namespace
 
 absl::Status Finetune(const std::vector<std::string>& argv) {
-  std::set<std::string> value_flags = ConnectionFlags("trainer");
-  value_flags.insert(kStartFlags.begin(), kStartFlags.end());
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, value_flags,
-                                             {"promote", "require-improvement", "no-balance", "watch"}));
+  // `finetune start` offers every FineTuneRequest field as a flag.
+  MG_ASSIGN_OR_RETURN(trainer::MessageFlags start_flags, trainer::MessageFlags::For(v1::FineTuneRequest::descriptor()));
+  const FlagSet flags =
+      FlagSet("medgemma-cli finetune start|status JOB|watch JOB|cancel JOB|list --trainer HOST:PORT [flags]\n"
+              "       (start takes FineTuneRequest's fields as flags)",
+              {{"watch", "", "start: then follow the job until it ends"}})
+          .Add(ConnectionFlags("trainer"))
+          .Add(start_flags.Flags());
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   if (args.positional().empty()) return absl::InvalidArgumentError("finetune needs start|status|watch|cancel|list");
   const std::string& verb = args.positional()[0];
   MG_ASSIGN_OR_RETURN(Connection c, Connect(args, "trainer"));
@@ -160,7 +108,8 @@ absl::Status Finetune(const std::vector<std::string>& argv) {
     return args.positional()[1];
   };
   if (verb == "start") {
-    MG_ASSIGN_OR_RETURN(v1::FineTuneRequest request, StartRequest(args));
+    v1::FineTuneRequest request;
+    MG_RETURN_IF_ERROR(start_flags.Fill(args, &request));
     v1::Job job;
     MG_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->StartFineTune(&context, request, &job)));
     std::cout << job.job_id() << "\n" << std::flush;

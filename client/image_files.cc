@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <set>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/image_decoder.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma::cli {
 namespace fs = std::filesystem;

@@ -1,10 +1,14 @@
 // medgemma-cli: one binary for operators and developers: in-process engine commands, and clients of
-// medgemma-server (tokens from --token-file or $MEDGEMMA_TOKEN).
+// medgemma-server and medgemma-trainer (tokens from --token-file or $MEDGEMMA_TOKEN). Each command
+// declares its own flags; `medgemma-cli COMMAND --help` lists them.
+#include <absl/strings/str_cat.h>
+
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "base/flags.h"
 #include "client/engine_commands.h"
 #include "client/finetune_commands.h"
 #include "client/server_commands.h"
@@ -22,50 +26,66 @@ absl::Status Classify(const std::vector<std::string>& argv) {
 
 struct Entry {
   Command run;
-  const char* usage;
+  const char* summary;  // one line
 };
 
 const std::map<std::string, Entry>& Commands() {
   using namespace medgemma::cli;
   static const std::map<std::string, Entry> commands = {
-      {"make-tiny-model", {MakeTinyModel, "--out DIR [--seed N]"}},
-      {"make-demo-data", {MakeDemoData, "--out DIR [--seed N] [--patients-per-type N] [--images-per-patient N]"}},
-      {"classify", {Classify, "--model DIR [--adapter DIR] [--task YAML] [--json] [--batch-size N] FILE|DIR...\n"
-                              "           classify --server HOST:PORT [--adapter NAME] [--json] [--token-file F] [--tls-ca F] FILE|DIR..."}},
-      {"adapters", {Adapters, "list | load NAME PATH [--default] | unload NAME | set-default [NAME]  --server HOST:PORT [--token-file F]"}},
-      {"generate", {Generate, "--model DIR [--adapter DIR] [--text PROMPT] [--max-new-tokens N] FILE"}},
-      {"tokenize", {Tokenize, "--model DIR [--text TEXT] [--raw]"}},
-      {"forward", {Forward, "--model DIR --inputs IN.safetensors --out OUT.safetensors [--labels ID,...] [--full-logits]"}},
-      {"preprocess", {Preprocess, "--model DIR --out OUT.safetensors FILE..."}},
-      {"merge-adapter", {MergeAdapter, "--model DIR --adapter DIR --out DIR"}},
-      {"finetune", {Finetune, "start --adapter-name NAME (--breakhis-root DIR [--fold N] [--magnification N] [--no-balance] |\n"
-                              "           --train-csv F --eval-csv F) [hyper-parameter flags as train] [--promote [--min-accuracy X]\n"
-                              "           [--require-improvement]] [--watch] | status JOB | watch JOB | cancel JOB | list\n"
-                              "           --trainer HOST:PORT [--token-file F] [--tls-ca F]"}},
-      {"train", {Train, "--model DIR --out DIR (--breakhis-root DIR [--fold N] [--magnification N] [--no-balance] |\n"
-                        "           --train-csv F --eval-csv F) [--epochs N] [--lr X] [--r N] [--alpha X] [--dropout X]\n"
-                        "           [--micro-batch-size N] [--grad-accum N] [--warmup-ratio X] [--max-grad-norm X] [--seed N]\n"
-                        "           [--loss full|answer] [--max-steps N] [--checkpoint-every N] [--checkpoint-activations]\n"
-                        "           [--no-shuffle] [--target-modules a,b] [--task YAML]"}},
+      {"make-tiny-model", {MakeTinyModel, "write a tiny random Gemma 3 checkpoint (tests, demos)"}},
+      {"make-demo-data", {MakeDemoData, "write a synthetic data set in BreakHis' layout"}},
+      {"classify", {Classify, "classify images in-process (--model) or through medgemma-server (--server)"}},
+      {"adapters", {Adapters, "list, load, unload or set the default adapter of a medgemma-server"}},
+      {"generate", {Generate, "generate text for one image, in-process"}},
+      {"tokenize", {Tokenize, "token ids of a prompt, as the classifier builds it"}},
+      {"forward", {Forward, "run the model on saved inputs and write logits (parity checks)"}},
+      {"preprocess", {Preprocess, "write the pixel tensors the model would see for images"}},
+      {"merge-adapter", {MergeAdapter, "fold a LoRA adapter into a copy of the base checkpoint"}},
+      {"finetune", {Finetune, "start, watch, cancel or list fine-tune jobs on medgemma-trainer"}},
+      {"train", {Train, "run a LoRA fine-tune in-process (what medgemma-trainer runs per job)"}},
   };
   return commands;
 }
 
-int Usage() {
-  std::cerr << "usage: medgemma-cli COMMAND [flags]\n"
-               "model flags: --device cpu|cuda|auto --dtype float32|bfloat16|auto --attention sdpa|eager|auto\n";
-  for (const auto& [name, entry] : Commands()) std::cerr << "  " << name << " " << entry.usage << "\n";
-  return 2;
+// What `medgemma-cli --help` prints: the commands, then the flags every command takes.
+const medgemma::FlagSet& TopLevelFlags() {
+  static const medgemma::FlagSet flags = [] {
+    std::string usage = "medgemma-cli COMMAND [flags]   (medgemma-cli COMMAND --help lists its flags)\n\ncommands:";
+    for (const auto& [name, entry] : Commands()) {
+      absl::StrAppend(&usage, "\n  ", name, std::string(18 - name.size(), ' '), entry.summary);
+    }
+    return medgemma::FlagSet(usage, {});
+  }();
+  return flags;
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return Usage();
-  auto it = Commands().find(argv[1]);
-  if (it == Commands().end()) return Usage();
-  const absl::Status status = it->second.run(std::vector<std::string>(argv + 2, argv + argc));
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << TopLevelFlags().Help();
+    return 2;
+  }
+  auto it = Commands().find(args[0]);
+  if (it == Commands().end() && args[0].rfind("-", 0) != 0) {
+    std::cerr << "medgemma-cli: unknown command '" << args[0] << "'\n\n" << TopLevelFlags().Help();
+    return 2;
+  }
+  // Flags before any command: --help, --version, or an error naming the flag.
+  const absl::Status status = it == Commands().end()
+                                  ? medgemma::Args::Parse(args, TopLevelFlags()).status()
+                                  : it->second.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (medgemma::IsHelpOrVersion(status)) {
+    std::cout << status.message() << std::flush;
+    return 0;
+  }
+  if (it == Commands().end()) {
+    std::cerr << "medgemma-cli: " << (status.ok() ? "a command is required" : status.message()) << "\n\n"
+              << TopLevelFlags().Help();
+    return 2;
+  }
   if (!status.ok()) {
-    std::cerr << "medgemma-cli " << argv[1] << ": " << status << "\n";
+    std::cerr << "medgemma-cli " << args[0] << ": " << status << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   return 0;

@@ -12,11 +12,11 @@
 #include <iostream>
 #include <map>
 
-#include "client/cli_args.h"
+#include "base/flags.h"
 #include "client/connection.h"
 #include "client/image_files.h"
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 #include "medgemma/v1/classifier.grpc.pb.h"
 #include "rpc/credentials.h"
 #include "rpc/grpc_status.h"
@@ -41,9 +41,11 @@ json AdapterJson(const v1::AdapterInfo& a) {
 }  // namespace
 
 absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
-  std::set<std::string> flags = ConnectionFlags("server");
-  flags.insert("adapter");
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags, {"json"}));
+  static const FlagSet flags = FlagSet("medgemma-cli classify --server HOST:PORT [flags] FILE|DIR...",
+                                       {{"adapter", "NAME", "adapter to classify with (default: the server's default)"},
+                                        {"json", "", "print JSON instead of one line per image"}})
+                                   .Add(ConnectionFlags("server"));
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandImagePaths(args.positional()));
   MG_ASSIGN_OR_RETURN(Connection connection, Connect(args, "server"));
   bool any_directory = false;
@@ -116,7 +118,11 @@ absl::Status ClassifyRemote(const std::vector<std::string>& argv) {
 }
 
 absl::Status Adapters(const std::vector<std::string>& argv) {
-  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, ConnectionFlags("server"), {"default", "json"}));
+  static const FlagSet flags =
+      FlagSet("medgemma-cli adapters list | load NAME PATH | unload NAME | set-default [NAME]  --server HOST:PORT [flags]",
+              {{"default", "", "load: also make it the default adapter"}})
+          .Add(ConnectionFlags("server"));
+  MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   const auto& pos = args.positional();
   if (pos.empty()) return absl::InvalidArgumentError("adapters needs list, load, unload or set-default");
   MG_ASSIGN_OR_RETURN(Connection connection, Connect(args, "server"));

@@ -4,6 +4,24 @@
 # protobuf::libprotobuf of its own, and nothing links the real library.
 find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
+# CUDA sources compile wherever libtorch is a CUDA build and nvcc is found: on the GPU machine and
+# on every CPU machine of ours (CI included), where they compile and link but never run. So a
+# CPU-side change cannot break the GPU build unseen. MEDGEMMA_REQUIRE_CUDA=ON (CI) makes a machine
+# that cannot compile them an error instead of a silent CPU-only build.
+option(MEDGEMMA_REQUIRE_CUDA "Fail unless the CUDA sources can be compiled" OFF)
+set(MEDGEMMA_CUDA OFF)
+if(TORCH_CUDA_LIBRARIES)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
+    set(MEDGEMMA_CUDA ON)
+  endif()
+endif()
+if(MEDGEMMA_REQUIRE_CUDA AND NOT MEDGEMMA_CUDA)
+  message(FATAL_ERROR "MEDGEMMA_REQUIRE_CUDA: needs a CUDA build of libtorch and nvcc")
+endif()
+message(STATUS "medgemma: CUDA sources ${MEDGEMMA_CUDA}")
 find_package(absl CONFIG REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
@@ -13,6 +31,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(OpenSSL REQUIRED)
 # Debian's per-module OpenCV -dev packages ship no CMake config: find the three modules directly.
 find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
 foreach(m core imgproc imgcodecs)

@@ -4,13 +4,7 @@
 
 namespace medgemma {
 
-AttentionBackend DefaultAttentionBackend() {
-#if TORCH_VERSION_MAJOR >= 2
-  return AttentionBackend::kSdpa;
-#else
-  return AttentionBackend::kEager;
-#endif
-}
+AttentionBackend DefaultAttentionBackend() { return AttentionBackend::kSdpa; }
 
 TokenLayout TokenLayout::FromMasks(const torch::Tensor& attention_mask, const torch::Tensor& token_type_ids) {
   TokenLayout layout;
@@ -69,14 +63,11 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const int64_t groups = q.size(1) / k.size(1);
   auto keys = RepeatKv(k, groups);
   auto values = RepeatKv(v, groups);
-#if TORCH_VERSION_MAJOR >= 2
   if (backend == AttentionBackend::kSdpa) {
     std::optional<torch::Tensor> attn_mask;
     if (mask.defined()) attn_mask = mask;
     return at::scaled_dot_product_attention(q, keys, values, attn_mask, 0.0, false, scale);
   }
-#endif
-  (void)backend;
   return EagerAttention(q, keys, values, mask, scale);
 }
 

@@ -9,7 +9,7 @@
 namespace medgemma {
 
 enum class AttentionBackend { kEager, kSdpa };
-// SDPA where libtorch has it (2.x), eager otherwise.
+// SDPA: the fused kernels where the device has them (eager stays for parity checks).
 AttentionBackend DefaultAttentionBackend();
 
 // Per-token facts the mask is made of; all (B, L).

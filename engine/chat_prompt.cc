@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace {

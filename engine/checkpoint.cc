@@ -8,9 +8,9 @@
 #include <map>
 #include <set>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/safetensors.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "engine/weight_names.h"
 
 namespace medgemma {

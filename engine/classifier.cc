@@ -3,7 +3,7 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 
@@ -41,7 +41,7 @@ absl::StatusOr<torch::Tensor> Classifier::Classify(const torch::Tensor& pixel_va
   if (pixel_values.size(2) != size || pixel_values.size(3) != size) {
     return absl::InvalidArgumentError(absl::StrCat("pixel values must be ", size, "x", size));
   }
-  return GuardTorch("classify", [&]() -> absl::StatusOr<torch::Tensor> {
+  auto probabilities = GuardTorch("classify", [&]() -> absl::StatusOr<torch::Tensor> {
     torch::NoGradGuard no_grad;
     const int64_t batch = pixel_values.size(0);
     // Every row holds the same prompt, so the batch needs no padding.
@@ -52,6 +52,11 @@ absl::StatusOr<torch::Tensor> Classifier::Classify(const torch::Tensor& pixel_va
     auto logits = model_->Logits(last, label_rows_).to(torch::kFloat);
     return torch::softmax(logits, -1).to(torch::kCPU);
   });
+  if (probabilities.ok() && !torch::isfinite(*probabilities).all().item<bool>()) {
+    // Never hand out NaN as an answer: overflow in the weights (or an adapter) shows up here.
+    return absl::InternalError("the model produced non-finite probabilities");
+  }
+  return probabilities;
 }
 
 }  // namespace medgemma

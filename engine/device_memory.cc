@@ -1,14 +1,13 @@
 #include "engine/device_memory.h"
 
-#if __has_include(<cuda_runtime_api.h>)
+#ifdef MEDGEMMA_WITH_CUDA
 #include <cuda_runtime_api.h>
-#define MEDGEMMA_HAS_CUDA_RUNTIME 1
 #endif
 
 namespace medgemma {
 
 std::optional<int64_t> DeviceMemoryInUse(const torch::Device& device) {
-#ifdef MEDGEMMA_HAS_CUDA_RUNTIME
+#ifdef MEDGEMMA_WITH_CUDA
   if (!device.is_cuda()) return std::nullopt;
   int previous = 0;
   if (cudaGetDevice(&previous) != cudaSuccess) return std::nullopt;

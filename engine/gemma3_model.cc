@@ -5,7 +5,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/multimodal_projector.h"
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 #include "engine/vision_tower.h"
 
 namespace medgemma {

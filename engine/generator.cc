@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "engine/prompt_batch.h"
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace {
@@ -68,13 +68,25 @@ absl::StatusOr<ImageHeader> TiffHeader(std::string_view b) {
   if (ifd > b.size() || b.size() - ifd < 2) return Invalid("corrupt TIFF: first IFD outside the file");
   const uint32_t entries = read(ifd, 2);
   ImageHeader header{"TIFF", 0, 0};
+  // The pixel limit is only as good as agreement with the decoder on the size: libtiff keeps the
+  // first of repeated tags, so a file with two ImageWidth tags could pass as small and decode as
+  // huge. TIFF requires tags in ascending order, so repeats (and any disorder) are refused.
+  uint32_t previous_tag = 0;
   for (uint32_t i = 0; i < entries; ++i) {
     const size_t at = ifd + 2 + 12 * static_cast<size_t>(i);
     if (at + 12 > b.size()) return Invalid("corrupt TIFF: IFD runs past the end of the file");
-    const uint32_t tag = read(at, 2), type = read(at + 2, 2);
-    const uint32_t value = type == 3 ? read(at + 8, 2) : read(at + 8, 4);
-    if (tag == 256) header.width = value;
-    if (tag == 257) header.height = value;
+    const uint32_t tag = read(at, 2), type = read(at + 2, 2), count = read(at + 4, 4);
+    if (i > 0 && tag <= previous_tag) {
+      return Invalid(absl::StrCat("corrupt TIFF: tag ", tag, " follows tag ", previous_tag,
+                                  " (tags must be unique and ascending)"));
+    }
+    previous_tag = tag;
+    if (tag != 256 && tag != 257) continue;
+    if (count != 1 || (type != 3 && type != 4)) {
+      return Invalid(absl::StrCat("corrupt TIFF: image ", tag == 256 ? "width" : "length",
+                                  " must be one SHORT or LONG value"));
+    }
+    (tag == 256 ? header.width : header.height) = type == 3 ? read(at + 8, 2) : read(at + 8, 4);
   }
   if (header.width == 0 || header.height == 0) return Invalid("corrupt TIFF: no ImageWidth/ImageLength");
   return header;

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 namespace fs = std::filesystem;

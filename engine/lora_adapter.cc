@@ -12,10 +12,10 @@
 #include <regex>
 #include <set>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/safetensors.h"
-#include "engine/sha256.h"
-#include "engine/status_macros.h"
+#include "base/sha256.h"
+#include "engine/torch_guard.h"
 #include "engine/weight_names.h"
 
 namespace medgemma {
@@ -26,6 +26,13 @@ namespace {
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
 constexpr const char* kKeyPrefix = "base_model.model.";
+// Far above any real adapter (a rank-64 all-linear fp32 adapter of the 4B model is ~0.6 GB), far
+// below what would take the server's memory.
+constexpr uint64_t kMaxAdapterWeightsBytes = uint64_t{4} << 30;
+constexpr uint64_t kMaxAdapterConfigBytes = uint64_t{1} << 20;
+// alpha / r of real adapters is 0.5..4 (rsLoRA: alpha / sqrt(r)); beyond this bound the update
+// swamps the base weights and the outputs overflow.
+constexpr double kMaxLoraScale = 1000.0;
 
 bool IsPlainName(const std::string& s) {
   for (char c : s) {
@@ -100,7 +107,13 @@ double LoraConfig::scale() const { return use_rslora ? alpha / std::sqrt(static_
 
 absl::Status LoraConfig::Validate() const {
   if (r <= 0) return absl::InvalidArgumentError(absl::StrCat("LoRA rank r must be > 0, got ", r));
-  if (!(alpha > 0)) return absl::InvalidArgumentError(absl::StrCat("lora_alpha must be > 0, got ", alpha));
+  if (!(alpha > 0) || !std::isfinite(alpha)) {
+    return absl::InvalidArgumentError(absl::StrCat("lora_alpha must be a finite number > 0, got ", alpha));
+  }
+  if (!(scale() <= kMaxLoraScale)) {
+    return absl::InvalidArgumentError(absl::StrCat("lora_alpha ", alpha, " with r=", r, " scales the update by ", scale(),
+                                                   ", over the limit of ", kMaxLoraScale));
+  }
   if (!(dropout >= 0 && dropout < 1)) return absl::InvalidArgumentError(absl::StrCat("lora_dropout must be in [0, 1), got ", dropout));
   if (target_modules.empty()) return absl::InvalidArgumentError("target_modules is empty");
   return absl::OkStatus();
@@ -168,6 +181,8 @@ int64_t LoraAdapter::NumParameters() const {
   return n;
 }
 
+std::vector<fs::path> AdapterFiles(const fs::path& dir) { return {dir / kConfigFile, dir / kWeightsFile}; }
+
 absl::Status ValidateAdapterName(const std::string& name) {
   if (name.empty() || name.size() > 64) return absl::InvalidArgumentError("adapter name must be 1..64 characters");
   for (char c : name) {
@@ -204,11 +219,11 @@ absl::StatusOr<std::shared_ptr<LoraAdapter>> LoraAdapter::Create(const LoraConfi
 
 absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::path& dir, const ModelWeights& base,
                                                                      torch::Device device) {
-  MG_ASSIGN_OR_RETURN(std::string config_text, ReadFileToString(dir / kConfigFile));
+  MG_ASSIGN_OR_RETURN(std::string config_text, ReadFileToString(dir / kConfigFile, kMaxAdapterConfigBytes));
   MG_ASSIGN_OR_RETURN(LoraConfig config, ParseConfig(config_text));
   MG_ASSIGN_OR_RETURN(std::vector<int> targets, ResolveTargetModules(config.target_modules, base));
-  MG_ASSIGN_OR_RETURN(std::string weights_bytes, ReadFileToString(dir / kWeightsFile));
-  MG_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(dir / kWeightsFile));
+  MG_ASSIGN_OR_RETURN(std::string weights_bytes, ReadFileToString(dir / kWeightsFile, kMaxAdapterWeightsBytes));
+  MG_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(dir / kWeightsFile, kMaxAdapterWeightsBytes));
 
   const auto linears = base.linears();
   std::map<std::string, int> index_by_module;
@@ -235,7 +250,18 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
                                       absl::StrJoin(expected, ","), "] for r=", config.r));
       continue;
     }
+    if (!torch::isFloatingType(info.dtype)) {
+      problems.push_back(absl::StrCat("'", key, "' is ", info.dtype_name, "; LoRA weights must be floating point"));
+      continue;
+    }
     MG_ASSIGN_OR_RETURN(torch::Tensor t, file.Load(key, device, torch::kFloat));
+    const bool finite = GuardTorch("check adapter weights", [&]() -> absl::StatusOr<bool> {
+      return torch::isfinite(t).all().item<bool>();
+    }).value_or(false);
+    if (!finite) {
+      problems.push_back(absl::StrCat("'", key, "' holds NaN or infinite values"));
+      continue;
+    }
     LoraWeights& w = adapter->by_linear_[it->second];
     (parsed->second == 'A' ? w.a : w.b) = t.clone();  // own the memory: the file's mapping goes away
     adapter->module_names_[it->second] = linear->module;

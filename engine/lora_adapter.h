@@ -40,6 +40,9 @@ absl::StatusOr<std::vector<int>> ResolveTargetModules(const std::vector<std::str
                                                       const ModelWeights& base);
 
 // Adapter names appear in metrics labels and paths: letters, digits, '.', '_' and '-', 1..64 long.
+// The files LoraAdapter::Load reads from an adapter directory (a caller that confines adapters to
+// some roots checks each, since any of them may be a symlink).
+std::vector<std::filesystem::path> AdapterFiles(const std::filesystem::path& dir);
 absl::Status ValidateAdapterName(const std::string& name);
 
 class LoraAdapter {

@@ -1,7 +1,7 @@
 #include "engine/model_bundle.h"
 
 #include "engine/chat_prompt.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace {
@@ -139,6 +139,13 @@ absl::Status ParseVision(const json& v, VisionConfig* c) {
   return absl::OkStatus();
 }
 
+// transformers 5.x types query_pre_attn_scalar as int and refuses 16.0; the reader takes both.
+json IntegralAsInt(double value) {
+  const double whole = std::trunc(value);
+  if (whole == value && std::abs(whole) < 9.0e15) return static_cast<int64_t>(whole);
+  return value;
+}
+
 json RopeJson(const RopeParameters& rope) {
   json out = {{"rope_theta", rope.theta}};
   if (rope.linear_factor != 1.0) {
@@ -225,7 +232,7 @@ std::string ModelConfigToJson(const ModelConfig& c) {
       {"num_key_value_heads", c.text.num_key_value_heads},
       {"head_dim", c.text.head_dim},
       {"rms_norm_eps", c.text.rms_norm_eps},
-      {"query_pre_attn_scalar", c.text.query_pre_attn_scalar},
+      {"query_pre_attn_scalar", IntegralAsInt(c.text.query_pre_attn_scalar)},
       {"sliding_window", c.text.sliding_window},
       {"sliding_window_pattern", pattern == 0 ? c.text.num_layers() + 1 : pattern},
       {"hidden_activation", "gelu_pytorch_tanh"},

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 namespace fs = std::filesystem;
@@ -147,15 +147,9 @@ absl::StatusOr<std::map<std::string, TensorInfo>> ParseSafetensorsHeader(
   return tensors;
 }
 
-absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open ", path.string(), ": ", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return absl::InternalError(absl::StrCat("stat ", path.string(), ": ", std::strerror(errno)));
-  }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const fs::path& path, uint64_t max_bytes) {
+  uint64_t size = 0;
+  MG_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, max_bytes, &size));
   if (size < 8) {
     ::close(fd);
     return absl::DataLossError(absl::StrCat(path.string(), ": ", size, " bytes is too short for a safetensors file"));

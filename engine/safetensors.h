@@ -6,7 +6,9 @@
 #include <absl/status/statusor.h>
 #include <torch/types.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,7 +29,9 @@ class MappedFile;
 
 class SafetensorsFile {
  public:
-  static absl::StatusOr<SafetensorsFile> Open(const std::filesystem::path& path);
+  // Refuses anything but a regular file of at most `max_bytes`.
+  static absl::StatusOr<SafetensorsFile> Open(const std::filesystem::path& path,
+                                              uint64_t max_bytes = std::numeric_limits<uint64_t>::max());
 
   const std::filesystem::path& path() const { return path_; }
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 

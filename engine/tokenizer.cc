@@ -6,9 +6,9 @@
 #include <functional>
 #include <queue>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/proto/sentencepiece_model.pb.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace {

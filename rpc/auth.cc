@@ -2,12 +2,14 @@
 
 #include <absl/strings/ascii.h>
 #include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
 #include <absl/strings/str_split.h>
 
 #include <cstdlib>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 
 namespace medgemma::rpc {
 namespace {
@@ -38,13 +40,26 @@ absl::StatusOr<TokenAuthorizer> TokenAuthorizer::Parse(const std::string& text) 
 
 absl::StatusOr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& file, const std::string& env_var) {
   std::string text;
+  std::vector<std::string> sources;  // the configured ones, named for the error below
   if (!file.empty()) {
     MG_ASSIGN_OR_RETURN(text, ReadFileToString(file));
+    sources.push_back(absl::StrCat("file ", file));
   }
   if (!env_var.empty()) {
-    if (const char* value = std::getenv(env_var.c_str())) absl::StrAppend(&text, "\n", value);
+    if (const char* value = std::getenv(env_var.c_str())) {
+      absl::StrAppend(&text, "\n", value);
+      sources.push_back(absl::StrCat("$", env_var));
+    }
   }
-  return Parse(text);
+  MG_ASSIGN_OR_RETURN(TokenAuthorizer auth, Parse(text));
+  // Auth must never fail open: a configured source that yields no token is a mistake (an empty
+  // Secret, a file of comments), not a request to run without auth.
+  if (!sources.empty() && !auth.enabled()) {
+    return absl::FailedPreconditionError(absl::StrCat("auth tokens are configured (", absl::StrJoin(sources, ", "),
+                                                      ") but hold no token; remove the setting to run without auth"));
+  }
+  LogInfo("auth", {{"enabled", auth.enabled()}, {"tokens", auth.roles_.size()}, {"sources", sources}});
+  return auth;
 }
 
 grpc::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role needed) const {

@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 
 namespace medgemma::rpc {
 

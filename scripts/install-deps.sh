@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package the project builds, tests and runs with. Idempotent: packages
-# already present are skipped by apt. Run as root (or with sudo available).
+# Installs every Debian 12 package the project builds, tests and runs with, then the project venv
+# (scripts/install-venv.sh: torch/libtorch, transformers, peft from PyPI). Idempotent: packages
+# already present are skipped. Run as root (or with sudo available).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libc-ares-dev libre2-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   prometheus-cpp-dev libcivetweb-dev civetweb
   libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsqlite3-dev
   sentencepiece python3-sentencepiece python3-grpcio python3-grpc-tools python3-numpy
-  prometheus openssl
+  prometheus openssl libssl-dev python3-venv
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -19,9 +19,10 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+bash "$(dirname "$0")/install-venv.sh"

@@ -1,5 +1,6 @@
 #include "server/adapter_admin_service.h"
 
+#include "base/log.h"
 #include "rpc/grpc_status.h"
 #include "server/classifier_service.h"
 
@@ -13,7 +14,16 @@ grpc::ServerUnaryReactor* AdapterAdminService::Admin(grpc::CallbackServerContext
                                                      const std::function<absl::Status()>& work) {
   auto* reactor = context->DefaultReactor();
   grpc::Status status = auth_->Check(*context, rpc::Role::kAdmin);
-  if (status.ok()) status = rpc::ToGrpcStatus(work());
+  if (status.ok()) {
+    const absl::Status done = work();
+    // The registry logs what changed; a refused change gets a line here (its message names the adapter).
+    if (!done.ok()) {
+      LogWarning("adapter change refused", {{"peer", context->peer()},
+                                            {"code", absl::StatusCodeToString(done.code())},
+                                            {"error", done.message()}});
+    }
+    status = rpc::ToGrpcStatus(done);
+  }
   UpdateGauges();
   reactor->Finish(status);
   return reactor;

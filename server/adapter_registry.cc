@@ -4,8 +4,9 @@
 
 #include <chrono>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 
 namespace medgemma::server {
 namespace fs = std::filesystem;
@@ -14,8 +15,14 @@ AdapterRegistry::AdapterRegistry(std::shared_ptr<const Gemma3Model> model, std::
     : model_(std::move(model)), roots_(std::move(roots)) {}
 
 absl::Status AdapterRegistry::CheckPathAllowed(const fs::path& path) const {
-  if (IsUnderRoots(path, roots_)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat("adapter path ", path.string(), " is outside the configured adapter roots"));
+  std::vector<fs::path> paths = AdapterFiles(path);
+  paths.insert(paths.begin(), path);
+  for (const fs::path& p : paths) {
+    if (!IsUnderRoots(p, roots_)) {
+      return absl::PermissionDeniedError(absl::StrCat("adapter path ", p.string(), " is outside the configured adapter roots"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, const std::string& path, bool set_default) {
@@ -31,35 +38,56 @@ absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, con
   served->adapter = std::move(adapter);
   served->loaded_at = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
-  std::lock_guard<std::mutex> lock(mu_);
-  adapters_[name] = served;
-  if (set_default) default_ = name;
-  ++swaps_;
+  bool replaced;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    replaced = adapters_.count(name) > 0;
+    adapters_[name] = served;
+    if (set_default) default_ = name;
+    ++swaps_;
+  }
+  LogInfo("adapter loaded", {{"name", name},
+                             {"version", served->adapter->version()},
+                             {"path", path},
+                             {"replaced", replaced},
+                             {"default", set_default}});
   return AdapterHandle(served);
 }
 
 absl::Status AdapterRegistry::Unload(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!adapters_.count(name)) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
-  if (default_ == name) {
-    return absl::FailedPreconditionError(absl::StrCat("adapter '", name, "' is the default; set another default first"));
+  AdapterHandle unloaded;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = adapters_.find(name);
+    if (it == adapters_.end()) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
+    if (default_ == name) {
+      return absl::FailedPreconditionError(absl::StrCat("adapter '", name, "' is the default; set another default first"));
+    }
+    unloaded = it->second;
+    adapters_.erase(it);  // requests already holding it finish on it
   }
-  adapters_.erase(name);  // requests already holding it finish on it
+  LogInfo("adapter unloaded", {{"name", name}, {"version", unloaded->adapter->version()}});
   return absl::OkStatus();
 }
 
 absl::StatusOr<AdapterHandle> AdapterRegistry::SetDefault(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (name.empty()) {
-    default_.clear();
+  AdapterHandle handle;  // stays null for the base model
+  std::string previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!name.empty()) {
+      auto it = adapters_.find(name);
+      if (it == adapters_.end()) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
+      handle = it->second;
+    }
+    previous = default_;
+    default_ = name;
     ++swaps_;
-    return AdapterHandle();
   }
-  auto it = adapters_.find(name);
-  if (it == adapters_.end()) return absl::NotFoundError(absl::StrCat("adapter '", name, "' is not loaded"));
-  default_ = name;
-  ++swaps_;
-  return it->second;
+  LogInfo("default adapter changed", {{"from", previous.empty() ? "(base model)" : previous},
+                                      {"to", name.empty() ? "(base model)" : name},
+                                      {"version", handle ? handle->adapter->version() : ""}});
+  return handle;
 }
 
 absl::StatusOr<AdapterHandle> AdapterRegistry::Resolve(const std::string& name) const {

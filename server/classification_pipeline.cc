@@ -3,8 +3,9 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
+#include "base/log.h"
+#include "base/status_macros.h"
 #include "engine/image_decoder.h"
-#include "engine/status_macros.h"
 
 namespace medgemma::server {
 namespace {
@@ -26,13 +27,27 @@ std::string CodeName(const absl::Status& status) {
   for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
 }
+
+// A failure the server caused is an error line with the request's id; every request is a debug
+// line (request logging, off by default).
+void LogOutcome(const std::string& request_id, const std::string& adapter, const absl::Status& status, double seconds) {
+  const bool server_fault = status.code() == absl::StatusCode::kInternal ||
+                            status.code() == absl::StatusCode::kUnknown || status.code() == absl::StatusCode::kDataLoss;
+  if (!server_fault && !LogEnabled(LogLevel::kDebug)) return;
+  Log(server_fault ? LogLevel::kError : LogLevel::kDebug, "classify",
+      {{"request_id", request_id}, {"adapter", adapter}, {"code", CodeName(status)}, {"error", status.message()},
+       {"ms", seconds * 1e3}});
+}
 }  // namespace
 
-ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& adapter, Clock::time_point admitted,
-                                                             Done done) const {
-  return [this, adapter, admitted, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
-    p_.metrics->CountRequest(CodeName(response.status()), response.ok() ? response->adapter() : adapter);
-    p_.metrics->ObserveLatency(Seconds(admitted, Clock::now()));
+ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& request_id, const std::string& adapter,
+                                                             Clock::time_point admitted, Done done) const {
+  return [this, request_id, adapter, admitted, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
+    const std::string served_by = response.ok() ? response->adapter() : adapter;
+    const double seconds = Seconds(admitted, Clock::now());
+    p_.metrics->CountRequest(CodeName(response.status()), served_by);
+    p_.metrics->ObserveLatency(seconds);
+    LogOutcome(request_id, served_by, response.status(), seconds);
     done(std::move(response));
   };
 }
@@ -40,7 +55,7 @@ ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& 
 void ClassificationPipeline::Submit(v1::ClassifyRequest request, Clock::time_point deadline,
                                     std::function<bool()> cancelled, Done done) {
   const Clock::time_point admitted = Clock::now();
-  done = Counted(request.adapter(), admitted, std::move(done));
+  done = Counted(request.request_id(), request.adapter(), admitted, std::move(done));
   absl::StatusOr<AdapterHandle> adapter = p_.registry->Resolve(request.adapter());
   if (!adapter.ok()) return done(adapter.status());
   p_.pool->Submit([this, request = std::move(request), adapter = *adapter, deadline, cancelled = std::move(cancelled),
@@ -61,20 +76,19 @@ void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHand
   const double preprocess_seconds = Seconds(start, Clock::now());
   p_.metrics->ObservePreprocess(preprocess_seconds);
 
-  BatchRequest batch_request;
-  batch_request.pixels = *std::move(pixels);
-  batch_request.adapter = std::move(adapter);
-  batch_request.admitted = Clock::now();
-  batch_request.deadline = deadline;
-  batch_request.cancelled = std::move(cancelled);
+  // `done` must stay callable here if the scheduler refuses the task it was moved into.
   auto shared_done = std::make_shared<Done>(std::move(done));
-  batch_request.done = [this, id = request.request_id(), preprocess_seconds, admitted,
-                        shared_done](absl::StatusOr<BatchOutcome> outcome) {
+  ClassifyTask task;
+  task.pixels = *std::move(pixels);
+  task.adapter = std::move(adapter);
+  task.done = [this, id = request.request_id(), preprocess_seconds, admitted,
+               shared_done](absl::StatusOr<BatchOutcome> outcome) {
     if (!outcome.ok()) return (*shared_done)(outcome.status());
     (*shared_done)(BuildResponse(id, *outcome, preprocess_seconds, admitted));
   };
-  absl::Status admitted_status = p_.batcher->Submit(std::move(batch_request));
-  if (!admitted_status.ok()) (*shared_done)(admitted_status);
+  Admission admission{task.group(), deadline, std::move(cancelled)};
+  absl::Status submitted = p_.scheduler->Submit(std::move(task), std::move(admission));
+  if (!submitted.ok()) (*shared_done)(submitted);
 }
 
 v1::ClassifyResponse ClassificationPipeline::BuildResponse(const std::string& request_id, const BatchOutcome& outcome,

@@ -1,6 +1,7 @@
 // One Classify request from admission to response: resolve the adapter (once, so the version is
-// pinned), decode and preprocess on the CPU pool, wait for a batch on the model thread, and turn
-// the class probabilities into a ClassifyResponse. Shared by the unary and streaming RPCs.
+// pinned), decode and preprocess on the CPU pool, submit to the batch scheduler, and turn the class
+// probabilities the classifier executor hands back into a ClassifyResponse. Shared by the unary and
+// streaming RPCs.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -12,11 +13,14 @@
 #include "engine/task.h"
 #include "medgemma/v1/classifier.pb.h"
 #include "server/adapter_registry.h"
-#include "server/dynamic_batcher.h"
+#include "server/classifier_executor.h"
 #include "server/server_metrics.h"
 #include "server/thread_pool.h"
 
 namespace medgemma::server {
+
+// The server's request clock: the batch scheduler's, so deadlines reach it unconverted.
+using Clock = BatchClock;
 
 class ClassificationPipeline {
  public:
@@ -26,7 +30,7 @@ class ClassificationPipeline {
     PreprocessConfig preprocess;
     ImageLimits limits;
     AdapterRegistry* registry;
-    DynamicBatcher* batcher;
+    ClassifyScheduler* scheduler;
     ThreadPool* pool;
     ServerMetrics* metrics;
   };
@@ -41,7 +45,8 @@ class ClassificationPipeline {
                   std::function<bool()> cancelled, Clock::time_point admitted, Done done);
   v1::ClassifyResponse BuildResponse(const std::string& request_id, const BatchOutcome& outcome, double preprocess_seconds,
                                      Clock::time_point admitted) const;
-  Done Counted(const std::string& adapter, Clock::time_point admitted, Done done) const;
+  // `done`, preceded by the request's metrics and log line.
+  Done Counted(const std::string& request_id, const std::string& adapter, Clock::time_point admitted, Done done) const;
 
   Parts p_;
 };

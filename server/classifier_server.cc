@@ -1,16 +1,12 @@
 #include "server/classifier_server.h"
 
 #include <absl/strings/str_cat.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_builder.h>
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <iostream>
 
-#include "engine/status_macros.h"
-#include "rpc/credentials.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 
 namespace medgemma::server {
 namespace fs = std::filesystem;
@@ -36,6 +32,15 @@ v1::ModelInfo DescribeModel(const ServerConfig& config, const ModelBundle& bundl
   info.set_image_size(static_cast<int32_t>(bundle.model->config().vision.image_size));
   info.set_prompt_tokens(static_cast<int32_t>(classifier.prompt().ids.size()));
   return info;
+}
+
+BatchPolicy PolicyOf(const BatchingConfig& batching) {
+  BatchPolicy policy;
+  policy.max_batch_size = batching.max_batch_size;
+  policy.preferred_batch_sizes = batching.preferred_batch_sizes;
+  policy.max_queue_delay = std::chrono::microseconds(batching.max_queue_delay_us);
+  policy.max_queue_size = batching.max_queue_size;
+  return policy;
 }
 }  // namespace
 
@@ -76,6 +81,9 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   s->config_ = config;
   MG_ASSIGN_OR_RETURN(ModelOptions options, ParseModelOptions(config.device, config.dtype, config.attention));
   MG_ASSIGN_OR_RETURN(s->bundle_, LoadModelBundle(config.model_dir, options));
+  LogInfo("model loaded", {{"model_dir", config.model_dir},
+                           {"device", options.device.str()},
+                           {"dtype", DtypeName(options.dtype)}});
   MG_ASSIGN_OR_RETURN(Classifier classifier,
                       Classifier::Create(s->bundle_.model, *s->bundle_.tokenizer, config.task, s->bundle_.add_bos_token));
   s->classifier_ = std::make_unique<Classifier>(std::move(classifier));
@@ -85,7 +93,12 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   s->registry_ = std::make_unique<AdapterRegistry>(s->bundle_.model, roots);
   MG_RETURN_IF_ERROR(s->LoadConfiguredAdapters(config));
   MG_ASSIGN_OR_RETURN(const double batch_seconds, s->WarmUp());
-  s->batcher_ = std::make_unique<DynamicBatcher>(s->classifier_.get(), config.batching, s->metrics_.get(), batch_seconds);
+  s->executor_ = std::make_unique<ClassifierExecutor>(
+      s->classifier_.get(), s->metrics_.get(),
+      std::chrono::duration_cast<BatchClock::duration>(std::chrono::duration<double>(batch_seconds)));
+  s->batcher_ = std::make_unique<ClassifyScheduler>(
+      PolicyOf(config.batching), s->executor_.get(),
+      [metrics = s->metrics_.get()](int depth) { metrics->SetQueueDepth(depth); });
   s->pool_ = std::make_unique<ThreadPool>(config.batching.preprocess_threads);
   v1::ModelInfo info = DescribeModel(config, s->bundle_, *s->classifier_);
   s->pipeline_ = std::make_unique<ClassificationPipeline>(ClassificationPipeline::Parts{
@@ -94,40 +107,21 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info);
   s->admin_service_ = std::make_unique<AdapterAdminService>(s->registry_.get(), &s->auth_, s->metrics_.get());
 
-  MG_ASSIGN_OR_RETURN(auto credentials, rpc::MakeServerCredentials(config.tls));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, credentials, &s->port_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
-  builder.RegisterService(s->classifier_service_.get());
-  builder.RegisterService(s->admin_service_.get());
-  s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
-  if (!config.metrics_listen.empty()) {
-    try {
-      s->metrics_port_ = s->metrics_->Expose(config.metrics_listen);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
-    }
-  }
-  auto* health = s->server_->GetHealthCheckService();
-  health->SetServingStatus(true);  // warm-up ran before the port opened
+  // Warm-up ran before the port opens, so health may answer SERVING from the first call.
+  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->classifier_service_.get(), s->admin_service_.get()},
+                                                        s->metrics_->registry()));
   return s;
 }
 
 void ClassifierServer::Shutdown(std::chrono::seconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() + grace);  // in-flight calls finish on the running batcher
+  host_->Shutdown(grace);  // in-flight calls finish on the running batcher
   batcher_->Stop();
 }
 
-void ClassifierServer::Wait() { server_->Wait(); }
-
 ClassifierServer::~ClassifierServer() {
-  if (server_) Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
+  if (host_) Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
 }
 
 }  // namespace medgemma::server

@@ -1,21 +1,22 @@
-// medgemma-server assembled: the model bundle, adapters, batcher, pools, metrics and the gRPC server
-// with health and reflection. Health reports SERVING only after a warm-up batch has run, and
-// NOT_SERVING from the moment shutdown starts. Used by main and by the tests, on real ports.
+// medgemma-server assembled: the model bundle, adapters, batcher, pools, metrics and the service
+// host (gRPC with health and reflection, /metrics). Health reports SERVING only after a warm-up
+// batch has run, and NOT_SERVING from the moment shutdown starts. Used by main and by the tests, on
+// real ports.
 #pragma once
 
 #include <absl/status/statusor.h>
-#include <grpcpp/server.h>
 
 #include <memory>
 
 #include "engine/classifier.h"
 #include "engine/model_bundle.h"
 #include "rpc/auth.h"
+#include "rpc/service_host.h"
 #include "server/adapter_admin_service.h"
 #include "server/adapter_registry.h"
 #include "server/classification_pipeline.h"
+#include "server/classifier_executor.h"
 #include "server/classifier_service.h"
-#include "server/dynamic_batcher.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/thread_pool.h"
@@ -27,15 +28,14 @@ class ClassifierServer {
   static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(const ServerConfig& config);
   ~ClassifierServer();
 
-  int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }
+  int port() const { return host_->port(); }
+  int metrics_port() const { return host_->metrics_port(); }
   const Classifier& classifier() const { return *classifier_; }
   const AdapterRegistry& registry() const { return *registry_; }
-  const DynamicBatcher& batcher() const { return *batcher_; }
+  const ClassifyScheduler& batcher() const { return *batcher_; }
 
   // Stops taking calls, lets in-flight calls (and the batches they wait for) finish within `grace`.
   void Shutdown(std::chrono::seconds grace);
-  void Wait();
 
  private:
   ClassifierServer() = default;
@@ -48,14 +48,14 @@ class ClassifierServer {
   std::unique_ptr<Classifier> classifier_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<AdapterRegistry> registry_;
-  std::unique_ptr<DynamicBatcher> batcher_;
+  std::unique_ptr<ClassifierExecutor> executor_;  // outlives batcher_, its caller
+  std::unique_ptr<ClassifyScheduler> batcher_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassificationPipeline> pipeline_;
   rpc::TokenAuthorizer auth_;
   std::unique_ptr<ClassifierService> classifier_service_;
   std::unique_ptr<AdapterAdminService> admin_service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0, metrics_port_ = 0;
+  std::unique_ptr<rpc::ServiceHost> host_;
   bool shut_down_ = false;
 };
 

@@ -1,4 +1,6 @@
 // medgemma-server's configuration: a YAML file (config/server.yaml) with command-line overrides.
+// The model, endpoint, TLS, auth and logging settings are the ones every service has
+// (rpc::ServiceConfig); the rest is the server's own.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -6,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "base/flags.h"
+#include "base/log.h"
 #include "engine/image_decoder.h"
 #include "engine/task.h"
-#include "rpc/credentials.h"
+#include "rpc/service_config.h"
 
 namespace medgemma::server {
 
@@ -24,12 +28,14 @@ struct AdapterSpec {
   std::string name, path;
 };
 
-struct ServerConfig {
-  std::string model_dir;
-  std::string model_id;  // defaults to the model directory's name
-  std::string device = "auto", dtype = "auto", attention = "auto";
-  std::string listen = "127.0.0.1:8500";
-  std::string metrics_listen = "127.0.0.1:9500";  // empty: no metrics endpoint
+struct ServerConfig : rpc::ServiceConfig {
+  ServerConfig() {
+    listen = "127.0.0.1:8500";
+    metrics_listen = "127.0.0.1:9500";
+    auth_tokens_env = "MEDGEMMA_AUTH_TOKENS";
+    shutdown_grace_seconds = 30;
+  }
+
   Task task = DefaultBreakHisTask();
   BatchingConfig batching;
   std::string adapters_dir;              // every subdirectory with an adapter_config.json loads at start
@@ -37,18 +43,17 @@ struct ServerConfig {
   std::string default_adapter;           // empty: the base model
   std::vector<std::string> adapter_roots;  // LoadAdapter paths must lie under one of these (default: adapters_dir)
   ImageLimits image_limits;
-  int64_t max_message_bytes = 64ll << 20;
-  rpc::TlsFiles tls;
-  std::string auth_tokens_file;
-  std::string auth_tokens_env = "MEDGEMMA_AUTH_TOKENS";
-  int shutdown_grace_seconds = 30;
 
   absl::Status Validate() const;
+  // Every setting as log fields, secrets left out.
+  std::vector<LogField> LogFields() const;
 };
 
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text);
-// --config FILE first, then --model, --listen, --metrics-listen, --device, --dtype, --adapters-dir,
-// --adapter-root (repeatable), --default-adapter, --auth-tokens-file override it.
+// medgemma-server's flags: rpc::ServiceFlags() plus the adapter flags.
+const FlagSet& ServerFlags();
+// --config FILE first, then the other flags override it. --help and --version end it with a status
+// for which IsHelpOrVersion holds.
 absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>& argv);
 
 }  // namespace medgemma::server

@@ -60,12 +60,6 @@ ServerMetrics::ServerMetrics()
                       .Register(*registry_)
                       .Add({})) {}
 
-int ServerMetrics::Expose(const std::string& address) {
-  exposer_ = std::make_unique<prometheus::Exposer>(address);
-  exposer_->RegisterCollectable(registry_);
-  return exposer_->GetListeningPorts().at(0);
-}
-
 void ServerMetrics::CountRequest(const std::string& code, const std::string& adapter) {
   requests_.Add({{"code", code}, {"adapter", adapter.empty() ? "base" : adapter}}).Increment();
 }

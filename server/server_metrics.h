@@ -1,10 +1,9 @@
-// Prometheus metrics of the classify path, exposed by prometheus-cpp on their own port. Names
+// Prometheus metrics of the classify path, which the service host exposes on their own port. Names
 // follow Prometheus conventions: base units, _total counters, few labels with bounded values
 // (status code names; adapter names, which only admins create).
 #pragma once
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -18,8 +17,8 @@ class ServerMetrics {
  public:
   ServerMetrics();
 
-  // Starts the HTTP endpoint (/metrics) on `address`; returns the bound port.
-  int Expose(const std::string& address);
+  // What the service host exposes on /metrics.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void CountRequest(const std::string& code, const std::string& adapter);
   void ObserveLatency(double seconds) { latency_.Observe(seconds); }
@@ -32,7 +31,6 @@ class ServerMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& latency_;
   prometheus::Histogram& queue_wait_;

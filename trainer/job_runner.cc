@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <random>
 
-#include "engine/status_macros.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "rpc/proto_utf8.h"
 #include "trainer/fine_tune_request.h"
 #include "trainer/promoter.h"
 
@@ -28,6 +30,15 @@ std::string NewJobId() {
   std::random_device random;
   return absl::StrCat("ft-", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
                       absl::StrFormat("%06x", random() & 0xffffff));
+}
+
+// One line per state change; FAILED at error level, with the job's error.
+void LogJobState(const v1::JobStatus& s) {
+  std::vector<LogField> fields = {
+      {"job_id", s.job_id()}, {"adapter_name", s.adapter_name()}, {"state", v1::JobState_Name(s.state())}};
+  if (!s.error().empty()) fields.push_back({"error", s.error()});
+  if (!s.adapter_path().empty()) fields.push_back({"adapter_path", s.adapter_path()});
+  Log(s.state() == v1::FAILED ? LogLevel::kError : LogLevel::kInfo, "job state", fields);
 }
 
 v1::EvalMetrics ToProto(const EvalMetrics& m) {
@@ -70,7 +81,7 @@ void JobRunner::Stop() {
 }
 
 absl::StatusOr<v1::Job> JobRunner::Submit(const v1::FineTuneRequest& request) {
-  MG_RETURN_IF_ERROR(ResolveFineTuneRequest(request, config_, bundle_->model->weights()).status());
+  MG_RETURN_IF_ERROR(ResolveFineTuneRequest(request, config_.fine_tune_context(), bundle_->model->weights()).status());
   v1::JobStatus status;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -92,6 +103,7 @@ absl::StatusOr<v1::Job> JobRunner::Submit(const v1::FineTuneRequest& request) {
     CountStates();
   }
   changed_.notify_all();
+  LogJobState(status);
   v1::Job job;
   job.set_job_id(status.job_id());
   job.set_state(status.state());
@@ -145,6 +157,7 @@ absl::StatusOr<v1::JobStatus> JobRunner::Cancel(const std::string& job_id, std::
     CountStates();
   }
   changed_.notify_all();
+  LogJobState(status);
   MG_RETURN_IF_ERROR(store_->UpdateStatus(status));
   return status;
 }
@@ -158,6 +171,7 @@ void JobRunner::CountStates() {
 
 void JobRunner::Publish(v1::JobStatus status, bool persist) {
   status.set_updated_at(NowSeconds());
+  rpc::MakeStringsValidUtf8(&status);  // errors quote file names: keep every reply serializable
   if (persist) {
     absl::Status stored = store_->UpdateStatus(status);
     if (!stored.ok()) status.set_error(absl::StrCat("job store: ", stored.ToString()));
@@ -215,19 +229,25 @@ void JobRunner::ApplyProgress(const FineTuneProgress& p, v1::JobStatus* status) 
 void JobRunner::RunJob(const std::string& job_id) {
   JobRecord record;
   {
+    // Claimed under the lock that Cancel takes: a cancel before this ended the queued job, which
+    // is then not started; one after it sees RUNNING and stops the job within a step.
     std::lock_guard<std::mutex> lock(mu_);
-    record = jobs_.at(job_id).record;
+    Entry& entry = jobs_.at(job_id);
+    if (IsTerminal(entry.record.status.state())) return;
+    entry.record.status.set_state(v1::RUNNING);
+    ++entry.version;
+    record = entry.record;
   }
-  if (IsTerminal(record.status.state())) return;
   v1::JobStatus status = record.status;
-  status.set_state(v1::RUNNING);
   Publish(status, true);
+  LogJobState(status);
 
-  auto spec = ResolveFineTuneRequest(record.request, config_, bundle_->model->weights());
+  auto spec = ResolveFineTuneRequest(record.request, config_.fine_tune_context(), bundle_->model->weights());
   if (!spec.ok()) {
     status.set_state(v1::FAILED);
     status.set_error(spec.status().ToString());
     Publish(status, true);
+    LogJobState(status);
     return;
   }
   const fs::path job_dir = fs::absolute(fs::path(config_.state_dir) / "jobs" / job_id);
@@ -263,6 +283,11 @@ void JobRunner::RunJob(const std::string& job_id) {
       if (status.state() == v1::FAILED) status.set_error(result.status().ToString());
     }
     Publish(status, true);
+    if (interrupted_by_shutdown) {
+      LogInfo("job interrupted; it resumes on restart", {{"job_id", job_id}, {"step", status.step()}});
+    } else {
+      LogJobState(status);
+    }
     return;
   }
   status.set_adapter_path(result->adapter_dir.string());
@@ -272,9 +297,13 @@ void JobRunner::RunJob(const std::string& job_id) {
                 result->progress.per_epoch.back(), spec->data.eval);
     status.set_promoted(outcome.promoted);
     status.set_promotion_message(outcome.message);
+    Log(outcome.promoted ? LogLevel::kInfo : LogLevel::kWarning, "promotion",
+        {{"job_id", job_id}, {"adapter_name", spec->adapter_name}, {"promoted", outcome.promoted},
+         {"message", outcome.message}});
   }
   status.set_state(v1::SUCCEEDED);
   Publish(status, true);
+  LogJobState(status);
 }
 
 }  // namespace medgemma::trainer

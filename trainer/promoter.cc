@@ -5,8 +5,9 @@
 #include <absl/strings/str_join.h>
 #include <grpcpp/grpcpp.h>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 #include "medgemma/v1/classifier.grpc.pb.h"
 #include "rpc/credentials.h"
 #include "rpc/grpc_status.h"
@@ -91,10 +92,13 @@ PromotionOutcome Promote(const TrainerConfig& config, const v1::Promotion& promo
     auto info = connection.ok() ? LoadAsDefault(*connection, adapter_name, adapter_dir)
                                 : absl::StatusOr<v1::AdapterInfo>(connection.status());
     if (info.ok()) {
+      LogInfo("promoted", {{"server", address}, {"adapter_name", adapter_name}, {"version", info->version()}});
       report.push_back(absl::StrCat(address, ": serving '", adapter_name, "' version ", info->version().substr(0, 12),
                                     " as default"));
     } else {
       all = false;
+      LogError("promotion failed",
+               {{"server", address}, {"adapter_name", adapter_name}, {"error", info.status().ToString()}});
       report.push_back(absl::StrCat(address, ": failed: ", info.status().ToString()));
     }
   }

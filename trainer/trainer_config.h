@@ -1,4 +1,6 @@
 // medgemma-trainer's configuration: a YAML file (config/trainer.yaml) with command-line overrides.
+// The model, endpoint, TLS, auth and logging settings are the ones every service has
+// (rpc::ServiceConfig); the rest is the trainer's own.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -8,15 +10,22 @@
 
 #include "engine/task.h"
 #include "engine/training/training_options.h"
+#include "base/flags.h"
+#include "base/log.h"
 #include "rpc/credentials.h"
+#include "rpc/service_config.h"
+#include "trainer/fine_tune_request.h"
 
 namespace medgemma::trainer {
 
-struct TrainerConfig {
-  std::string model_dir;
-  std::string device = "auto", dtype = "auto", attention = "auto";
-  std::string listen = "127.0.0.1:8600";
-  std::string metrics_listen = "127.0.0.1:9600";  // empty: no metrics endpoint
+struct TrainerConfig : rpc::ServiceConfig {
+  TrainerConfig() {
+    listen = "127.0.0.1:8600";
+    metrics_listen = "127.0.0.1:9600";
+    auth_tokens_env = "MEDGEMMA_TRAINER_TOKENS";
+    shutdown_grace_seconds = 10;
+  }
+
   std::string state_dir = "build/demo/trainer";    // jobs.db and one directory per job
   std::vector<std::string> data_roots;             // every dataset path must lie under one of these
   int max_queued_jobs = 64;                        // beyond it StartFineTune answers RESOURCE_EXHAUSTED
@@ -30,17 +39,18 @@ struct TrainerConfig {
   std::string server_token_env = "MEDGEMMA_ADMIN_TOKEN";
   rpc::TlsFiles server_tls;
 
-  rpc::TlsFiles tls;  // the trainer's own endpoint
-  std::string auth_tokens_file;
-  std::string auth_tokens_env = "MEDGEMMA_TRAINER_TOKENS";
-  int shutdown_grace_seconds = 10;
-
   absl::Status Validate() const;
+  // Every setting as log fields, secrets left out.
+  std::vector<LogField> LogFields() const;
+  // What fine-tune requests are resolved against: task, defaults, data roots, whether promotion can happen.
+  FineTuneContext fine_tune_context() const;
 };
 
 absl::StatusOr<TrainerConfig> ParseTrainerConfig(const std::string& yaml_text);
-// --config FILE first, then --model, --listen, --metrics-listen, --state-dir, --device, --dtype,
-// --data-root (repeatable) and --server HOST:PORT (repeatable) override it.
+// medgemma-trainer's flags: rpc::ServiceFlags() plus --state-dir, --data-root and --server.
+const FlagSet& TrainerFlags();
+// --config FILE first, then the other flags override it. --help and --version end it with a status
+// for which IsHelpOrVersion holds.
 absl::StatusOr<TrainerConfig> TrainerConfigFromArgs(const std::vector<std::string>& argv);
 
 }  // namespace medgemma::trainer

@@ -35,12 +35,6 @@ TrainerMetrics::TrainerMetrics()
                          .Help("Eval-split accuracy of the latest job (which: baseline or latest)")
                          .Register(*registry_)) {}
 
-int TrainerMetrics::Expose(const std::string& address) {
-  exposer_ = std::make_unique<prometheus::Exposer>(address);
-  exposer_->RegisterCollectable(registry_);
-  return exposer_->GetListeningPorts().at(0);
-}
-
 void TrainerMetrics::SetJobsByState(const std::map<std::string, int>& counts) {
   for (const auto& [state, count] : counts) jobs_.Add({{"state", state}}).Set(count);
 }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
@@ -17,8 +16,8 @@ class TrainerMetrics {
  public:
   TrainerMetrics();
 
-  // Starts the HTTP endpoint (/metrics) on `address`; returns the bound port.
-  int Expose(const std::string& address);
+  // What the service host exposes on /metrics.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void SetJobsByState(const std::map<std::string, int>& counts);
   void ObserveStep(int64_t step, double loss, double learning_rate, double samples_per_second);
@@ -26,7 +25,6 @@ class TrainerMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Gauge>& jobs_;
   prometheus::Counter& steps_;
   prometheus::Gauge& step_;

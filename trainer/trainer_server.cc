@@ -1,13 +1,9 @@
 #include "trainer/trainer_server.h"
 
-#include <absl/strings/str_cat.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_builder.h>
-
 #include <filesystem>
 
-#include "engine/status_macros.h"
-#include "rpc/credentials.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 
 namespace medgemma::trainer {
 
@@ -17,25 +13,15 @@ absl::StatusOr<std::unique_ptr<TrainerServer>> TrainerServer::Start(const Traine
   s->config_ = config;
   MG_ASSIGN_OR_RETURN(ModelOptions options, ParseModelOptions(config.device, config.dtype, config.attention));
   MG_ASSIGN_OR_RETURN(s->bundle_, LoadModelBundle(config.model_dir, options));
+  LogInfo("model loaded", {{"model_dir", config.model_dir},
+                           {"device", options.device.str()},
+                           {"dtype", DtypeName(options.dtype)}});
   MG_ASSIGN_OR_RETURN(s->store_, JobStore::Open(std::filesystem::path(config.state_dir) / "jobs.db"));
   s->metrics_ = std::make_unique<TrainerMetrics>();
   MG_ASSIGN_OR_RETURN(s->runner_, JobRunner::Create(s->config_, &s->bundle_, s->store_.get(), s->metrics_.get()));
   MG_ASSIGN_OR_RETURN(s->auth_, rpc::TokenAuthorizer::Load(config.auth_tokens_file, config.auth_tokens_env));
   s->service_ = std::make_unique<TrainerService>(s->runner_.get(), &s->auth_);
-  MG_ASSIGN_OR_RETURN(auto credentials, rpc::MakeServerCredentials(config.tls));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, credentials, &s->port_);
-  builder.RegisterService(s->service_.get());
-  s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
-  if (!config.metrics_listen.empty()) {
-    try {
-      s->metrics_port_ = s->metrics_->Expose(config.metrics_listen);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
-    }
-  }
+  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->service_.get()}, s->metrics_->registry()));
   s->runner_->Start();
   return s;
 }
@@ -43,14 +29,14 @@ absl::StatusOr<std::unique_ptr<TrainerServer>> TrainerServer::Start(const Traine
 void TrainerServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  host_->SetServing(false);
   // Watchers wake when the runner stops; then the server can finish their calls.
   runner_->Stop();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.shutdown_grace_seconds));
+  host_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
 }
 
 TrainerServer::~TrainerServer() {
-  if (server_) Shutdown();
+  if (host_) Shutdown();
 }
 
 }  // namespace medgemma::trainer

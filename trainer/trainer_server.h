@@ -1,14 +1,15 @@
 // medgemma-trainer assembled: the model bundle, the SQLite job store, the job runner and its
-// worker thread, metrics, and the gRPC server (Trainer + health). Used by main and by the tests.
+// worker thread, metrics, and the service host (Trainer, health, reflection, /metrics). Used by
+// main and by the tests.
 #pragma once
 
 #include <absl/status/statusor.h>
-#include <grpcpp/server.h>
 
 #include <memory>
 
 #include "engine/model_bundle.h"
 #include "rpc/auth.h"
+#include "rpc/service_host.h"
 #include "trainer/job_runner.h"
 #include "trainer/job_store.h"
 #include "trainer/trainer_config.h"
@@ -22,8 +23,8 @@ class TrainerServer {
   static absl::StatusOr<std::unique_ptr<TrainerServer>> Start(const TrainerConfig& config);
   ~TrainerServer();
 
-  int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }
+  int port() const { return host_->port(); }
+  int metrics_port() const { return host_->metrics_port(); }
   JobRunner& runner() { return *runner_; }
 
   // Stops taking calls and interrupts the running job, which stays RUNNING and resumes on restart.
@@ -38,8 +39,7 @@ class TrainerServer {
   std::unique_ptr<JobRunner> runner_;
   rpc::TokenAuthorizer auth_;
   std::unique_ptr<TrainerService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0, metrics_port_ = 0;
+  std::unique_ptr<rpc::ServiceHost> host_;
   bool shut_down_ = false;
 };
 

@@ -10,8 +10,8 @@
 #include <map>
 #include <random>
 
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace fs = std::filesystem;

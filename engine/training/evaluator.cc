@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 

@@ -7,9 +7,10 @@
 #include <chrono>
 
 #include "engine/classifier.h"
-#include "engine/file_util.h"
-#include "engine/status_macros.h"
+#include "base/file_util.h"
+#include "base/status_macros.h"
 #include "engine/training/evaluator.h"
+#include "engine/training/initial_adapter.h"
 #include "engine/training/lora_trainer.h"
 #include "engine/training/lr_schedule.h"
 #include "engine/training/training_checkpoint.h"
@@ -24,11 +25,18 @@ constexpr int64_t kPixelCacheBytes = int64_t{2} << 30;
 
 json RunIdentity(const FineTuneSpec& spec) {
   const TrainingOptions& o = spec.options;
-  return {{"train_examples", spec.data.train.size()}, {"eval_examples", spec.data.eval.size()},
-          {"micro_batch_size", o.micro_batch_size},   {"gradient_accumulation_steps", o.gradient_accumulation_steps},
-          {"epochs", o.epochs},                       {"max_steps", o.max_steps},
-          {"seed", o.seed},                           {"lora_r", o.lora.r},
-          {"shuffle", o.shuffle}};
+  json identity = {{"train_examples", spec.data.train.size()},
+                   {"eval_examples", spec.data.eval.size()},
+                   {"micro_batch_size", o.micro_batch_size},
+                   {"gradient_accumulation_steps", o.gradient_accumulation_steps},
+                   {"epochs", o.epochs},
+                   {"max_steps", o.max_steps},
+                   {"seed", o.seed},
+                   {"lora_r", o.lora.r},
+                   {"shuffle", o.shuffle}};
+  // Only when set, so checkpoints of runs from before the option still resume.
+  if (!spec.init_adapter.empty()) identity["init_adapter"] = spec.init_adapter.string();
+  return identity;
 }
 
 json MetricsJson(const FineTuneSpec& spec, const FineTuneResult& result) {
@@ -84,8 +92,8 @@ class Run {
     LoraConfig lora = spec_.options.lora;
     lora.base_model_name_or_path = bundle_.dir.string();
     MG_ASSIGN_OR_RETURN(std::shared_ptr<LoraAdapter> adapter,
-                        LoraAdapter::Create(lora, bundle_.model->weights(), bundle_.model->options().device,
-                                            spec_.options.seed));
+                        InitialAdapter(lora, spec_.init_adapter, bundle_.model->weights(),
+                                       bundle_.model->options().device, spec_.options.seed));
     MG_ASSIGN_OR_RETURN(std::unique_ptr<LoraTrainer> trainer,
                         LoraTrainer::Create(bundle_, spec_.task, spec_.options, adapter, &pixels_));
     MG_RETURN_IF_ERROR(Restore(*adapter, trainer->optimizer()));

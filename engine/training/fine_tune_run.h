@@ -25,6 +25,7 @@ struct FineTuneSpec {
   Task task;
   DatasetSplits data;
   TrainingOptions options;
+  std::filesystem::path init_adapter;  // empty: a fresh adapter from options.seed
 };
 
 struct FineTuneProgress {

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 

@@ -3,7 +3,7 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 

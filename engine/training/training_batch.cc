@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "engine/prompt_batch.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace medgemma {
 namespace {

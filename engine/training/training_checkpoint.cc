@@ -4,11 +4,13 @@
 #include <absl/strings/str_format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/safetensors.h"
-#include "engine/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 namespace fs = std::filesystem;
@@ -18,6 +20,40 @@ namespace {
 constexpr char kLatest[] = "LATEST";
 constexpr char kTensors[] = "state.safetensors";
 constexpr char kState[] = "trainer_state.json";
+constexpr char kStepPrefix[] = "step-";
+// The published checkpoint and the one before it: the fallback if the newer turns out damaged.
+constexpr size_t kCheckpointsKept = 2;
+
+bool IsCheckpointName(const std::string& name) {
+  const std::string prefix = kStepPrefix;
+  if (name.size() <= prefix.size() || name.rfind(prefix, 0) != 0) return false;
+  return std::all_of(name.begin() + prefix.size(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Checkpoint directories, newest (by name, which orders by step) first.
+std::vector<std::string> CheckpointNames(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec) && IsCheckpointName(name)) names.push_back(name);
+  }
+  std::sort(names.rbegin(), names.rend());
+  return names;
+}
+
+// What to try restoring, in order: the checkpoint LATEST names when that is a well-formed name,
+// then every other one, newest first (a crash between the rename and LATEST's rewrite leaves the
+// newest unnamed).
+std::vector<std::string> CheckpointCandidates(const fs::path& dir) {
+  std::vector<std::string> names = CheckpointNames(dir);
+  auto latest = ReadFileToString(dir / kLatest, /*max_bytes=*/4096);
+  if (latest.ok()) {
+    auto named = std::find(names.begin(), names.end(), *latest);
+    if (named != names.end()) std::rotate(names.begin(), named, named + 1);
+  }
+  return names;
+}
 
 json ProgressToJson(const TrainingProgress& p, const json& identity) {
   json per_epoch = json::array();
@@ -81,19 +117,14 @@ absl::Status SaveTrainingCheckpoint(const fs::path& dir, const json& identity, c
   MG_RETURN_IF_ERROR(SyncDirectory(dir));
   MG_RETURN_IF_ERROR(WriteStringAtomically(dir / kLatest, name));
   // Older checkpoints are only removed once the new one is published.
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string n = entry.path().filename().string();
-    if (entry.is_directory() && n.rfind("step-", 0) == 0 && n != name) RemoveTree(entry.path());
-  }
+  const std::vector<std::string> names = CheckpointNames(dir);
+  for (size_t i = kCheckpointsKept; i < names.size(); ++i) RemoveTree(dir / names[i]);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<TrainingProgress>> LoadLatestTrainingCheckpoint(const fs::path& dir, const json& identity,
-                                                                             LoraAdapter& adapter, AdamW& optimizer) {
-  std::error_code ec;
-  if (!fs::exists(dir / kLatest, ec)) return std::optional<TrainingProgress>();
-  MG_ASSIGN_OR_RETURN(std::string name, ReadFileToString(dir / kLatest));
-  const fs::path checkpoint = dir / name;
+namespace {
+absl::StatusOr<TrainingProgress> LoadTrainingCheckpoint(const fs::path& checkpoint, const json& identity,
+                                                        LoraAdapter& adapter, AdamW& optimizer) {
   MG_ASSIGN_OR_RETURN(std::string state_text, ReadFileToString(checkpoint / kState));
   json state = json::parse(state_text, nullptr, /*allow_exceptions=*/false);
   if (state.is_discarded()) return absl::DataLossError(absl::StrCat(checkpoint.string(), ": unreadable trainer state"));
@@ -120,7 +151,21 @@ absl::StatusOr<std::optional<TrainingProgress>> LoadLatestTrainingCheckpoint(con
     return absl::OkStatus();
   }));
   MG_RETURN_IF_ERROR(optimizer.LoadState(optimizer_state, progress.step));
-  return std::optional<TrainingProgress>(progress);
+  return progress;
+}
+}  // namespace
+
+absl::StatusOr<std::optional<TrainingProgress>> LoadLatestTrainingCheckpoint(const fs::path& dir, const json& identity,
+                                                                             LoraAdapter& adapter, AdamW& optimizer) {
+  absl::Status first_error;
+  for (const std::string& name : CheckpointCandidates(dir)) {
+    // A failed attempt may have restored some tensors; the next success overwrites all of them.
+    auto progress = LoadTrainingCheckpoint(dir / name, identity, adapter, optimizer);
+    if (progress.ok()) return std::optional<TrainingProgress>(*progress);
+    if (first_error.ok()) first_error = progress.status();
+  }
+  return first_error.ok() ? absl::StatusOr<std::optional<TrainingProgress>>(std::nullopt)
+                          : absl::StatusOr<std::optional<TrainingProgress>>(first_error);
 }
 
 }  // namespace medgemma

@@ -32,6 +32,8 @@ absl::Status SaveTrainingCheckpoint(const std::filesystem::path& dir, const nloh
                                     const TrainingProgress& progress);
 
 // The latest checkpoint under `dir` restored into `adapter` and `optimizer`; nullopt when none.
+// Every file is validated on read: when the one LATEST names (or LATEST itself) is damaged, the
+// previous checkpoint is restored instead; only when none loads is the error returned.
 absl::StatusOr<std::optional<TrainingProgress>> LoadLatestTrainingCheckpoint(const std::filesystem::path& dir,
                                                                              const nlohmann::json& identity,
                                                                              LoraAdapter& adapter, AdamW& optimizer);

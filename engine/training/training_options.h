@@ -1,5 +1,7 @@
-// A fine-tune's hyper-parameters, resolved (no "use the default" values left). The defaults are
-// the reference notebook's recipe.
+// A fine-tune's hyper-parameters, resolved (no "use the default" values left): the plain struct the
+// engine trains with. The defaults are the reference notebook's recipe. People set these through
+// the Hyperparameters message of proto/medgemma/v1/trainer.proto (requests, CLI flags and the
+// trainer's YAML defaults alike); trainer/fine_tune_request.cc is the one mapping between the two.
 #pragma once
 
 #include <absl/status/status.h>

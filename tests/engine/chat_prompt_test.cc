@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "tests/engine/test_support.h"
 
 namespace medgemma {

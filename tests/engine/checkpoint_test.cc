@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/safetensors.h"
 #include "engine/tiny_model.h"
 #include "tests/engine/test_support.h"

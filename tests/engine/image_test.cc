@@ -2,6 +2,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <array>
+
 #include "engine/image_decoder.h"
 #include "engine/image_preprocessor.h"
 #include "tests/engine/test_support.h"
@@ -55,6 +57,42 @@ TEST(ImageDecoderTest, BadInputGetsAClearInvalidArgument) {
   ImageLimits small;
   small.max_encoded_bytes = 100;
   EXPECT_NE(std::string(DecodeImage(png, small).status().message()).find("limit"), std::string::npos);
+}
+
+// A little-endian TIFF whose first IFD holds `entries` (tag, type, value), count 1 each, in order.
+std::string TiffWithEntries(const std::vector<std::array<uint32_t, 3>>& entries) {
+  std::string b("II*\0\x08\0\0\0", 8);
+  auto put = [&](uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(static_cast<uint32_t>(entries.size()), 2);
+  for (const auto& [tag, type, value] : entries) {
+    put(tag, 2);
+    put(type, 2);
+    put(1, 4);
+    put(value, 4);
+  }
+  put(0, 4);  // no next IFD
+  b.append(64 * 64, '\x80');
+  return b;
+}
+
+TEST(ImageDecoderTest, TiffWithRepeatedSizeTagsCannotSlipPastThePixelLimit) {
+  // libtiff keeps the first ImageWidth/ImageLength; a check that read the last would see 64x64.
+  const std::string repeated = TiffWithEntries({{256, 4, 16000}, {256, 3, 64}, {257, 4, 16000}, {257, 3, 64}});
+  auto header = ReadImageHeader(repeated);
+  ASSERT_FALSE(header.ok());
+  EXPECT_EQ(header.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(header.status().message().find("unique and ascending"), std::string::npos) << header.status();
+  EXPECT_FALSE(DecodeImage(repeated, ImageLimits{}).ok());
+  const std::string multi_valued = TiffWithEntries({{256, 4, 64}, {257, 4, 64}});
+  std::string two_widths = multi_valued;
+  two_widths[8 + 2 + 4] = 2;  // count of the ImageWidth entry
+  EXPECT_FALSE(ReadImageHeader(two_widths).ok());
+  const std::string huge = TiffWithEntries({{256, 4, 16000}, {257, 4, 16000}});
+  auto decoded = DecodeImage(huge, ImageLimits{});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("limit"), std::string::npos) << decoded.status();
 }
 
 TEST(ImageDecoderTest, RawRgbNeedsExactlyWidthTimesHeightTimesThreeBytes) {

@@ -5,9 +5,9 @@
 #include <torch/torch.h>
 
 #include "engine/classifier.h"
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/safetensors.h"
-#include "engine/sha256.h"
+#include "base/sha256.h"
 #include "tests/engine/test_support.h"
 
 namespace medgemma {

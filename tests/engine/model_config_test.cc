@@ -43,6 +43,19 @@ TEST(ModelConfigTest, TransformersFiveFormWinsAndRoundTrips) {
   EXPECT_EQ(parsed->vision.image_size, 64);
 }
 
+TEST(ModelConfigTest, QueryPreAttnScalarIsWrittenAsAnIntAndReadInEitherForm) {
+  // transformers 5.x refuses a float here; older writers (ours included) wrote 16.0.
+  const std::string written = ModelConfigToJson(TinyModelConfig());
+  const std::string key = R"("query_pre_attn_scalar": 16,)";
+  const size_t at = written.find(key);
+  ASSERT_NE(at, std::string::npos) << written;
+  for (const char* value : {R"("query_pre_attn_scalar": 16,)", R"("query_pre_attn_scalar": 16.0,)"}) {
+    auto c = ParseModelConfig(std::string(written).replace(at, key.size(), value));
+    ASSERT_TRUE(c.ok()) << value << ": " << c.status();
+    EXPECT_DOUBLE_EQ(c->text.query_pre_attn_scalar, 16.0) << value;
+  }
+}
+
 TEST(ModelConfigTest, ErrorsNameTheField) {
   auto wrong_type = ParseModelConfig(R"({"model_type": "llama"})");
   EXPECT_NE(std::string(wrong_type.status().message()).find("gemma3"), std::string::npos);

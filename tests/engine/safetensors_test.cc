@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "tests/engine/test_support.h"
 
 namespace medgemma {

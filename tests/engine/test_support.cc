@@ -7,7 +7,7 @@
 
 #include <random>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/image_decoder.h"
 #include "engine/tiny_model.h"
 

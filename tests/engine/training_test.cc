@@ -7,7 +7,7 @@
 #include <cmath>
 #include <set>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/lora_adapter.h"
 #include "engine/training/adamw.h"
 #include "engine/training/eval_metrics.h"

@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "tests/server/server_fixture.h"
 
 namespace medgemma::testing {
@@ -197,6 +197,25 @@ TEST(ServerTest, ExpiredRequestsNeverReachTheModel) {
   EXPECT_EQ(expired.load(), 48);
   // The model ran exactly the requests that were answered, plus nothing else.
   EXPECT_EQ(s.server->batcher().executed_requests(), 48);
+}
+
+TEST(ServerTest, ConfiguredButEmptyTokensRefuseToStartInsteadOfFailingOpen) {
+  TempDir adapters;
+  const std::string tokens = (adapters.path() / "tokens").string();
+  ASSERT_TRUE(WriteStringAtomically(tokens, "# classify some-token-123\n\n   # admin x\n").ok());
+  server::ServerConfig config = TestServerConfig(adapters.path());
+  config.auth_tokens_file = tokens;
+  auto started = server::ClassifierServer::Start(config);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(started.status().message().find("hold no token"), std::string::npos) << started.status();
+  config.auth_tokens_file.clear();
+  config.auth_tokens_env = "MEDGEMMA_TEST_EMPTY_TOKENS";
+  ::setenv("MEDGEMMA_TEST_EMPTY_TOKENS", "", 1);
+  started = server::ClassifierServer::Start(config);
+  ::unsetenv("MEDGEMMA_TEST_EMPTY_TOKENS");
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ServerTest, TokensAndRoles) {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "client/demo_data.h"
-#include "engine/file_util.h"
+#include "base/file_util.h"
 #include "engine/training/dataset.h"
 #include "tests/engine/test_support.h"
 

@@ -3,6 +3,7 @@
 
 #include <absl/status/statusor.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <ostream>
@@ -11,7 +12,16 @@
 
 namespace medgemma {
 
-absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path);
+// The default bound on one read: config files, tokenizers, CSVs and PEMs are far smaller.
+inline constexpr uint64_t kDefaultMaxReadBytes = uint64_t{256} << 20;
+
+// Opens `path` for reading as a regular file (symlinks followed; devices, FIFOs and sockets are
+// refused without blocking) whose size is at most `max_bytes`. Returns the descriptor, which the
+// caller closes, and sets `*size`.
+absl::StatusOr<int> OpenRegularFile(const std::filesystem::path& path, uint64_t max_bytes, uint64_t* size);
+// The whole file, opened as OpenRegularFile does.
+absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path,
+                                             uint64_t max_bytes = kDefaultMaxReadBytes);
 
 // Writes through `write` into a temporary sibling, fsyncs it and renames it over `path`, so a
 // reader (or a crash) sees either the old file or the complete new one.

@@ -1,5 +1,5 @@
-// Status plumbing shared by the engine: early-return macros and the one place where libtorch
-// exceptions become absl::Status, so nothing past the engine boundary ever sees a c10::Error.
+// The one place where libtorch exceptions become absl::Status, so nothing past the engine boundary
+// ever sees a c10::Error.
 #pragma once
 
 #include <absl/status/status.h>
@@ -8,23 +8,8 @@
 
 #include <exception>
 #include <string>
-#include <type_traits>
 
-#define MG_CONCAT_INNER(a, b) a##b
-#define MG_CONCAT(a, b) MG_CONCAT_INNER(a, b)
-
-#define MG_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    absl::Status mg_status_ = (expr);              \
-    if (!mg_status_.ok()) return mg_status_;       \
-  } while (0)
-
-#define MG_ASSIGN_OR_RETURN(lhs, expr) \
-  MG_ASSIGN_OR_RETURN_IMPL(MG_CONCAT(mg_statusor_, __LINE__), lhs, expr)
-#define MG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                             \
-  if (!tmp.ok()) return tmp.status();            \
-  lhs = std::move(*tmp)
+#include "base/status_macros.h"
 
 namespace medgemma {
 

@@ -1,8 +1,11 @@
-#include "engine/file_util.h"
+#include "base/file_util.h"
+
+#include "base/status_macros.h"
 
 #include <absl/strings/str_cat.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,13 +18,49 @@
 namespace medgemma {
 namespace fs = std::filesystem;
 
-absl::StatusOr<std::string> ReadFileToString(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path.string()));
-  return contents.str();
+absl::StatusOr<int> OpenRegularFile(const fs::path& path, uint64_t max_bytes, uint64_t* size) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int error = errno;
+    const std::string message = absl::StrCat("cannot open ", path.string(), ": ", std::strerror(error));
+    return error == ENOENT || error == ENOTDIR ? absl::NotFoundError(message) : absl::FailedPreconditionError(message);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(path.string(), " is not a regular file"));
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  if (*size > max_bytes) {
+    ::close(fd);
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path.string(), " holds ", *size, " bytes, over the limit of ", max_bytes));
+  }
+  // Back to blocking reads for the regular file.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+absl::StatusOr<std::string> ReadFileToString(const fs::path& path, uint64_t max_bytes) {
+  uint64_t size = 0;
+  MG_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, max_bytes, &size));
+  // A file that grows while it is read is cut at the size it had when opened.
+  std::string contents(size, '\0');
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, contents.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      return absl::DataLossError(absl::StrCat("error reading ", path.string(), n == 0 ? ": file shrank" : ": ",
+                                              n == 0 ? "" : std::strerror(error)));
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  return contents;
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// SHA-256, for content-addressed adapter versions (no crypto library is among our dependencies).
+// SHA-256, for content-addressed adapter versions (OpenSSL's libcrypto does the hashing).
 #pragma once
 
 #include <string>
@@ -6,6 +6,7 @@
 
 namespace medgemma {
 
+// Lower-case hex digest of `data`.
 std::string Sha256Hex(std::string_view data);
 
 }  // namespace medgemma

@@ -1,0 +1,96 @@
+#include "rpc/service_config.h"
+
+#include <absl/strings/str_cat.h>
+
+#include "base/status_macros.h"
+
+namespace medgemma::rpc {
+namespace {
+
+absl::string_view TlsMode(const TlsFiles& tls) {
+  if (tls.cert.empty()) return "off";
+  return tls.ca.empty() ? "tls" : "mutual";
+}
+
+}  // namespace
+
+absl::Status ServiceConfig::Validate() const {
+  if (model_dir.empty()) return absl::InvalidArgumentError("model.dir (or --model) is required");
+  if (listen.empty()) return absl::InvalidArgumentError("listen is empty");
+  if (max_message_bytes <= 0 || max_message_bytes > INT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("limits.max_message_bytes must be in 1..", INT32_MAX));
+  }
+  if (tls.cert.empty() != tls.key.empty()) return absl::InvalidArgumentError("tls.cert and tls.key go together");
+  if (shutdown_grace_seconds < 0) return absl::InvalidArgumentError("shutdown_grace_seconds must be >= 0");
+  return ParseLogLevel(log_level).status();
+}
+
+std::vector<LogField> ServiceConfig::LogFields() const {
+  return {{"model_dir", model_dir},
+          {"model_id", model_id},
+          {"device", device},
+          {"dtype", dtype},
+          {"attention", attention},
+          {"listen", listen},
+          {"metrics_listen", metrics_listen},
+          {"max_message_bytes", max_message_bytes},
+          {"tls", TlsMode(tls)},
+          {"auth_tokens_file", auth_tokens_file},
+          {"auth_tokens_env", auth_tokens_env},
+          {"shutdown_grace_seconds", shutdown_grace_seconds},
+          {"log_level", log_level}};
+}
+
+void ReadServiceConfig(const YAML::Node& root, ServiceConfig* c) {
+  const YAML::Node model = root["model"];
+  ReadYaml(model, "dir", &c->model_dir);
+  ReadYaml(model, "id", &c->model_id);
+  ReadYaml(model, "device", &c->device);
+  ReadYaml(model, "dtype", &c->dtype);
+  ReadYaml(model, "attention", &c->attention);
+  ReadYaml(root, "listen", &c->listen);
+  ReadYaml(root, "metrics_listen", &c->metrics_listen);
+  ReadYaml(root["limits"], "max_message_bytes", &c->max_message_bytes);
+  const YAML::Node tls = root["tls"];
+  ReadYaml(tls, "cert", &c->tls.cert);
+  ReadYaml(tls, "key", &c->tls.key);
+  ReadYaml(tls, "client_ca", &c->tls.ca);
+  const YAML::Node auth = root["auth"];
+  ReadYaml(auth, "tokens_file", &c->auth_tokens_file);
+  ReadYaml(auth, "tokens_env", &c->auth_tokens_env);
+  ReadYaml(root, "shutdown_grace_seconds", &c->shutdown_grace_seconds);
+  ReadYaml(root, "log_level", &c->log_level);
+}
+
+const std::vector<Flag>& ServiceFlags() {
+  static const std::vector<Flag> flags = {
+      {"config", "FILE", "YAML configuration; the flags below override it"},
+      {"model", "DIR", "HF-format checkpoint directory (model.dir)"},
+      {"model-id", "ID", "model id reported to clients (model.id; default: the directory's name)"},
+      {"device", "DEVICE", "cpu | cuda | cuda:N | auto (model.device)"},
+      {"dtype", "DTYPE", "float32 | bfloat16 | float16 | auto (model.dtype)"},
+      {"attention", "IMPL", "sdpa | eager | auto (model.attention)"},
+      {"listen", "HOST:PORT", "gRPC address (listen; port 0 picks a free one)"},
+      {"metrics-listen", "HOST:PORT", "Prometheus /metrics address (metrics_listen; empty: none)"},
+      {"auth-tokens-file", "FILE", "bearer tokens, one 'role token' per line (auth.tokens_file)"},
+      {"log-level", "LEVEL", "debug | info | warning | error (log_level; debug logs every request)"},
+  };
+  return flags;
+}
+
+void ApplyServiceFlags(const Args& args, ServiceConfig* c) {
+  const auto override_with = [&](const char* flag, std::string* field) {
+    if (args.Has(flag)) *field = args.Get(flag);
+  };
+  override_with("model", &c->model_dir);
+  override_with("model-id", &c->model_id);
+  override_with("device", &c->device);
+  override_with("dtype", &c->dtype);
+  override_with("attention", &c->attention);
+  override_with("listen", &c->listen);
+  override_with("metrics-listen", &c->metrics_listen);
+  override_with("auth-tokens-file", &c->auth_tokens_file);
+  override_with("log-level", &c->log_level);
+}
+
+}  // namespace medgemma::rpc
