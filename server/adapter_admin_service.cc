@@ -6,27 +6,30 @@
 
 namespace medgemma::server {
 
-AdapterAdminService::AdapterAdminService(AdapterRegistry* registry, const rpc::TokenAuthorizer* auth,
-                                         ServerMetrics* metrics)
-    : registry_(registry), auth_(auth), metrics_(metrics) {}
+AdapterAdminService::AdapterAdminService(AdapterRegistry* registry, AdapterLoader* loader,
+                                         const rpc::TokenAuthorizer* auth, ServerMetrics* metrics)
+    : registry_(registry), loader_(loader), auth_(auth), metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* AdapterAdminService::Admin(grpc::CallbackServerContext* context,
                                                      const std::function<absl::Status()>& work) {
   auto* reactor = context->DefaultReactor();
-  grpc::Status status = auth_->Check(*context, rpc::Role::kAdmin);
-  if (status.ok()) {
-    const absl::Status done = work();
-    // The registry logs what changed; a refused change gets a line here (its message names the adapter).
-    if (!done.ok()) {
-      LogWarning("adapter change refused", {{"peer", context->peer()},
-                                            {"code", absl::StatusCodeToString(done.code())},
-                                            {"error", done.message()}});
-    }
-    status = rpc::ToGrpcStatus(done);
+  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kAdmin);
+  if (!allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  Finish(reactor, context->peer(), work());
+  return reactor;
+}
+
+void AdapterAdminService::Finish(grpc::ServerUnaryReactor* reactor, const std::string& peer, const absl::Status& done) {
+  // The registry logs what changed; a refused change gets a line here (its message names the adapter).
+  if (!done.ok()) {
+    LogWarning("adapter change refused",
+               {{"peer", peer}, {"code", absl::StatusCodeToString(done.code())}, {"error", done.message()}});
   }
   UpdateGauges();
-  reactor->Finish(status);
-  return reactor;
+  reactor->Finish(rpc::ToGrpcStatus(done));
 }
 
 void AdapterAdminService::UpdateGauges() {
@@ -35,13 +38,23 @@ void AdapterAdminService::UpdateGauges() {
 
 grpc::ServerUnaryReactor* AdapterAdminService::LoadAdapter(grpc::CallbackServerContext* context,
                                                            const v1::LoadAdapterRequest* request, v1::AdapterInfo* response) {
-  // Validation and loading run here, on a gRPC thread; the batcher keeps serving meanwhile.
-  return Admin(context, [&]() -> absl::Status {
-    auto loaded = registry_->Load(request->name(), request->path(), request->set_default());
-    if (!loaded.ok()) return loaded.status();
-    FillAdapterInfo(**loaded, registry_->default_name() == request->name(), response);
-    return absl::OkStatus();
-  });
+  // The load runs on the loader's thread; this gRPC thread returns at once, and the call is
+  // answered when the loader is done (or its timeout has passed).
+  auto* reactor = context->DefaultReactor();
+  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kAdmin);
+  if (!allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  const std::string name = request->name(), peer = context->peer();
+  const absl::Status submitted = loader_->Submit(
+      request->name(), request->path(), request->set_default(),
+      [this, reactor, response, name, peer](absl::StatusOr<AdapterHandle> loaded) {
+        if (loaded.ok()) FillAdapterInfo(**loaded, registry_->default_name() == name, response);
+        Finish(reactor, peer, loaded.status());
+      });
+  if (!submitted.ok()) Finish(reactor, peer, submitted);
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdapterAdminService::UnloadAdapter(grpc::CallbackServerContext* context,

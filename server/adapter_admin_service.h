@@ -3,6 +3,7 @@
 
 #include "medgemma/v1/classifier.grpc.pb.h"
 #include "rpc/auth.h"
+#include "server/adapter_loader.h"
 #include "server/adapter_registry.h"
 #include "server/server_metrics.h"
 
@@ -10,7 +11,8 @@ namespace medgemma::server {
 
 class AdapterAdminService final : public v1::AdapterAdmin::CallbackService {
  public:
-  AdapterAdminService(AdapterRegistry* registry, const rpc::TokenAuthorizer* auth, ServerMetrics* metrics);
+  AdapterAdminService(AdapterRegistry* registry, AdapterLoader* loader, const rpc::TokenAuthorizer* auth,
+                      ServerMetrics* metrics);
 
   grpc::ServerUnaryReactor* LoadAdapter(grpc::CallbackServerContext* context, const v1::LoadAdapterRequest* request,
                                         v1::AdapterInfo* response) override;
@@ -25,9 +27,12 @@ class AdapterAdminService final : public v1::AdapterAdmin::CallbackService {
  private:
   // Runs `work` if the caller is an admin and finishes the call with its status.
   grpc::ServerUnaryReactor* Admin(grpc::CallbackServerContext* context, const std::function<absl::Status()>& work);
+  // Logs a refused change, refreshes the adapter gauges and answers the call.
+  void Finish(grpc::ServerUnaryReactor* reactor, const std::string& peer, const absl::Status& done);
   void UpdateGauges();
 
   AdapterRegistry* registry_;
+  AdapterLoader* loader_;
   const rpc::TokenAuthorizer* auth_;
   ServerMetrics* metrics_;
 };

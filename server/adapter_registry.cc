@@ -26,11 +26,14 @@ absl::Status AdapterRegistry::CheckPathAllowed(const fs::path& path) const {
 }
 
 absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, const std::string& path, bool set_default) {
+  MG_ASSIGN_OR_RETURN(AdapterHandle prepared, Prepare(name, path));
+  return Publish(std::move(prepared), set_default);
+}
+
+absl::StatusOr<AdapterHandle> AdapterRegistry::Prepare(const std::string& name, const std::string& path) const {
   MG_RETURN_IF_ERROR(ValidateAdapterName(name));
   if (path.empty()) return absl::InvalidArgumentError("adapter path is empty");
   MG_RETURN_IF_ERROR(CheckPathAllowed(path));
-  // The expensive part (file reads, hashing, shape checks, copy to the device) happens here, on the
-  // admin call's thread, while the batcher keeps serving the previous version.
   MG_ASSIGN_OR_RETURN(auto adapter, LoraAdapter::Load(path, model_->weights(), model_->options().device));
   auto served = std::make_shared<ServedAdapter>();
   served->name = name;
@@ -38,6 +41,11 @@ absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, con
   served->adapter = std::move(adapter);
   served->loaded_at = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
+  return AdapterHandle(std::move(served));
+}
+
+AdapterHandle AdapterRegistry::Publish(AdapterHandle served, bool set_default) {
+  const std::string& name = served->name;
   bool replaced;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -48,10 +56,10 @@ absl::StatusOr<AdapterHandle> AdapterRegistry::Load(const std::string& name, con
   }
   LogInfo("adapter loaded", {{"name", name},
                              {"version", served->adapter->version()},
-                             {"path", path},
+                             {"path", served->path},
                              {"replaced", replaced},
                              {"default", set_default}});
-  return AdapterHandle(served);
+  return served;
 }
 
 absl::Status AdapterRegistry::Unload(const std::string& name) {

@@ -1,7 +1,8 @@
 // The adapters the server holds, as immutable versions behind shared_ptr (TF Serving's servable
 // handles): a request resolves its adapter once, at admission, and keeps that version alive until
 // its batch has run, whatever loads, swaps or unloads happen meanwhile. Loading and validation
-// run on the caller's thread, never the batcher's; only the publish is under the lock.
+// run in Prepare, off the batcher's thread (and off gRPC's: see AdapterLoader); only Publish takes
+// the lock.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -35,6 +36,9 @@ class AdapterRegistry {
   // Validates against the base model, then publishes, replacing any adapter of the same name.
   // INVALID_ARGUMENT / NOT_FOUND / FAILED_PRECONDITION leave what was served untouched.
   absl::StatusOr<AdapterHandle> Load(const std::string& name, const std::string& path, bool set_default);
+  // Load's two halves: the checks and file reads, which change nothing served; then the swap.
+  absl::StatusOr<AdapterHandle> Prepare(const std::string& name, const std::string& path) const;
+  AdapterHandle Publish(AdapterHandle prepared, bool set_default);
   absl::Status Unload(const std::string& name);
   // Empty name: the base model.
   absl::StatusOr<AdapterHandle> SetDefault(const std::string& name);

@@ -105,7 +105,11 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
       info.model_id(), config.task, s->bundle_.preprocess, config.image_limits, s->registry_.get(), s->batcher_.get(),
       s->pool_.get(), s->metrics_.get()});
   s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info);
-  s->admin_service_ = std::make_unique<AdapterAdminService>(s->registry_.get(), &s->auth_, s->metrics_.get());
+  s->loader_ = std::make_unique<AdapterLoader>(
+      s->registry_.get(), AdapterLoader::Options{config.adapter_loading.max_waiting,
+                                                 absl::Seconds(config.adapter_loading.timeout_seconds)});
+  s->admin_service_ =
+      std::make_unique<AdapterAdminService>(s->registry_.get(), s->loader_.get(), &s->auth_, s->metrics_.get());
 
   // Warm-up ran before the port opens, so health may answer SERVING from the first call.
   MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->classifier_service_.get(), s->admin_service_.get()},
@@ -116,6 +120,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
 void ClassifierServer::Shutdown(std::chrono::seconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  loader_->Stop();  // answers the loads still open: the drain below waits for every call's answer
   host_->Shutdown(grace);  // in-flight calls finish on the running batcher
   batcher_->Stop();
 }

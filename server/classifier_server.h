@@ -54,6 +54,7 @@ class ClassifierServer {
   std::unique_ptr<ClassificationPipeline> pipeline_;
   rpc::TokenAuthorizer auth_;
   std::unique_ptr<ClassifierService> classifier_service_;
+  std::unique_ptr<AdapterLoader> loader_;
   std::unique_ptr<AdapterAdminService> admin_service_;
   std::unique_ptr<rpc::ServiceHost> host_;
   bool shut_down_ = false;

@@ -12,6 +12,9 @@ using rpc::ReadYaml;
 absl::Status ServerConfig::Validate() const {
   MG_RETURN_IF_ERROR(ServiceConfig::Validate());
   if (batching.max_batch_size <= 0) return absl::InvalidArgumentError("batching.max_batch_size must be > 0");
+  if (adapter_loading.max_waiting < 0 || adapter_loading.timeout_seconds <= 0) {
+    return absl::InvalidArgumentError("adapters.max_waiting_loads must be >= 0 and adapters.load_timeout_seconds > 0");
+  }
   if (batching.max_queue_size < batching.max_batch_size) {
     return absl::InvalidArgumentError("batching.max_queue_size must be >= max_batch_size");
   }
@@ -64,6 +67,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
     ReadYaml(adapters, "dir", &c.adapters_dir);
     ReadYaml(adapters, "default", &c.default_adapter);
     ReadYaml(adapters, "roots", &c.adapter_roots);
+    ReadYaml(adapters, "max_waiting_loads", &c.adapter_loading.max_waiting);
+    ReadYaml(adapters, "load_timeout_seconds", &c.adapter_loading.timeout_seconds);
     if (adapters && adapters["load"]) {
       for (const auto& item : adapters["load"]) c.adapters.push_back({item["name"].as<std::string>(), item["path"].as<std::string>()});
     }

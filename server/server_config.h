@@ -28,6 +28,12 @@ struct AdapterSpec {
   std::string name, path;
 };
 
+// LoadAdapter's own worker (AdapterLoader): how many loads may wait, and how long one may take.
+struct AdapterLoadingConfig {
+  int max_waiting = 4;
+  int timeout_seconds = 120;
+};
+
 struct ServerConfig : rpc::ServiceConfig {
   ServerConfig() {
     listen = "127.0.0.1:8500";
@@ -42,6 +48,7 @@ struct ServerConfig : rpc::ServiceConfig {
   std::vector<AdapterSpec> adapters;     // plus these
   std::string default_adapter;           // empty: the base model
   std::vector<std::string> adapter_roots;  // LoadAdapter paths must lie under one of these (default: adapters_dir)
+  AdapterLoadingConfig adapter_loading;
   ImageLimits image_limits;
 
   absl::Status Validate() const;

@@ -135,8 +135,7 @@ TEST(TrainerRequestFlagsTest, BadFlagsAreInvalidArgumentsNamingTheFlag) {
 }
 
 TEST(TrainerDefaultsTest, TheCheckedInYamlIsTheEnginesRecipe) {
-  const fs::path yaml = fs::path(__FILE__).parent_path().parent_path().parent_path() / "config" / "trainer.yaml";
-  auto text = ReadFileToString(yaml);
+  auto text = ReadFileToString(fs::path(MEDGEMMA_CONFIG_DIR) / "trainer.yaml");
   ASSERT_TRUE(text.ok()) << text.status();
   auto config = trainer::ParseTrainerConfig(*text);
   ASSERT_TRUE(config.ok()) << config.status();

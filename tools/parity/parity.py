@@ -15,14 +15,14 @@ import argparse
 import os
 import time
 
+import hf_reference as ref  # first: it switches the hub off before transformers is imported
+
 import numpy as np
 import torch
 from PIL import Image
 
 import transformers
 from transformers import Gemma3Config, Gemma3ImageProcessor
-
-import hf_reference as ref
 
 
 def medgemma_4b_config():
