@@ -140,9 +140,23 @@ def big_parity(cli, checks, work, device, n_inputs, batch):
     expected = ref.hf_forward(model, inputs, device, torch.bfloat16, labels=labels, batch_size=batch)
     ours = cli.forward(model_dir, inputs, "big", "cuda", "bfloat16", "sdpa", labels=labels)
     d = float((ours - expected).abs().max())
-    agree = int((ours.argmax(-1) == expected.argmax(-1)).sum())
-    checks.record("4B bf16 max|dprob| (64 inputs)", f"{d:.4f}", "0.02", d <= 0.02, f"ours {cli.seconds:.1f}s incl. load")
-    checks.record("4B bf16 argmax agreement", f"{agree}/{n_inputs}", f">={n_inputs - 1}", agree >= n_inputs - 1)
+    checks.record(f"4B bf16 max|dprob| vs HF bf16 ({n_inputs} inputs)", f"{d:.4f}", "0.02", d <= 0.02,
+                  f"ours {cli.seconds:.1f}s incl. load")
+    # The performance issue's gate: the reference is HF in fp32 (the bf16 weights held exactly in
+    # fp32); ours in bf16 may be off from it by at most 1.25x what HF's own bf16 run is, and agree
+    # on the argmax at least as often. Random weights give near-ties, where bf16 noise flips argmaxes
+    # on both sides, so agreement with HF bf16 alone is no measure.
+    reference = ref.hf_forward(model.float(), inputs, device, torch.float32, labels=labels, batch_size=batch)
+    model.to(torch.bfloat16)
+    hf_d = float((expected - reference).abs().max())
+    ours_d = float((ours - reference).abs().max())
+    hf_agree = int((expected.argmax(-1) == reference.argmax(-1)).sum())
+    ours_agree = int((ours.argmax(-1) == reference.argmax(-1)).sum())
+    checks.record("4B bf16 max|dprob| vs HF fp32 (gate: <= 1.25x HF bf16's)", f"{ours_d:.4f}",
+                  f"{1.25 * hf_d:.4f}", ours_d <= 1.25 * hf_d, f"HF bf16's: {hf_d:.4f}")
+    checks.record("4B bf16 argmax agreement with HF fp32 (gate: >= HF bf16's)", f"{ours_agree}/{n_inputs}",
+                  f">={hf_agree}", ours_agree >= hf_agree,
+                  f"ours vs HF bf16: {int((ours.argmax(-1) == expected.argmax(-1)).sum())}/{n_inputs}")
 
     adapter_dir = os.path.join(work, "big_adapter")
     peft_model, n = ref.add_peft_adapter(model, adapter_dir, seed=23, target_modules="all-linear")
