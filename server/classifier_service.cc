@@ -155,8 +155,12 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerCo
     *response = model_info_;
     const std::string default_name = registry_->default_name();
     response->set_default_adapter(default_name);
+    // Where adapters live on the server's disk is for operators (the admin role), not for clients.
+    const bool show_paths = auth_->Check(*context, rpc::Role::kAdmin).ok();
     for (const auto& adapter : registry_->List()) {
-      FillAdapterInfo(*adapter, adapter->name == default_name, response->add_adapters());
+      v1::AdapterInfo* info = response->add_adapters();
+      FillAdapterInfo(*adapter, adapter->name == default_name, info);
+      if (!show_paths) info->clear_path();
     }
   }
   reactor->Finish(allowed);

@@ -222,6 +222,7 @@ TEST(ServerTest, TokensAndRoles) {
   TempDir adapters;
   const std::string tokens = (adapters.path() / "tokens").string();
   ASSERT_TRUE(WriteStringAtomically(tokens, "classify reader-token-123\nadmin admin-token-456\n").ok());
+  WriteTestAdapters(adapters.path());
   server::ServerConfig config = TestServerConfig(adapters.path());
   config.auth_tokens_file = tokens;
   StartedServer s = StartServer(config);
@@ -246,6 +247,19 @@ TEST(ServerTest, TokensAndRoles) {
   EXPECT_EQ(list(""), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(list("reader-token-123"), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(list("admin-token-456"), StatusCode::OK);
+  // Adapter paths on the server's disk are shown to the admin role only.
+  auto adapter_paths = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::ModelInfo info;
+    EXPECT_TRUE(s.classifier->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    EXPECT_EQ(info.adapters_size(), 3);
+    std::string paths;
+    for (const auto& adapter : info.adapters()) paths += adapter.path();
+    return paths;
+  };
+  EXPECT_EQ(adapter_paths("reader-token-123"), "");
+  EXPECT_NE(adapter_paths("admin-token-456").find(adapters.path().string()), std::string::npos);
 }
 
 TEST(ServerTest, AdapterAdminRefusesBadAdaptersAndKeepsServing) {
