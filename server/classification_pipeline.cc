@@ -52,10 +52,31 @@ ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& 
   };
 }
 
+int64_t ClassificationPipeline::RequestBytes(const v1::ClassifyRequest& request) const {
+  const int64_t tensor_bytes = 3 * p_.preprocess.size * p_.preprocess.size * static_cast<int64_t>(sizeof(float));
+  const v1::Image& image = request.image();
+  if (image.source_case() == v1::Image::kRaw) return static_cast<int64_t>(image.raw().rgb().size()) + tensor_bytes;
+  const int64_t encoded = static_cast<int64_t>(image.encoded().size());
+  absl::StatusOr<ImageHeader> header = ReadImageHeader(image.encoded());
+  // A header that does not parse fails decoding at once: it holds only its bytes.
+  const int64_t decoded = header.ok() ? header->width * header->height * 3 : 0;
+  return encoded + decoded + tensor_bytes;
+}
+
 void ClassificationPipeline::Submit(v1::ClassifyRequest request, Clock::time_point deadline,
                                     std::function<bool()> cancelled, Done done) {
   const Clock::time_point admitted = Clock::now();
   done = Counted(request.request_id(), request.adapter(), admitted, std::move(done));
+  const int64_t bytes = RequestBytes(request);
+  if (!inflight_.TryAcquire(bytes)) {
+    return done(absl::ResourceExhaustedError(absl::StrCat("requests in flight already hold ", inflight_.in_use(),
+                                                          " bytes of images (limit ", inflight_.limit(),
+                                                          "); this one needs ", bytes, "; retry shortly")));
+  }
+  done = [this, bytes, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
+    inflight_.Release(bytes);
+    done(std::move(response));
+  };
   absl::StatusOr<AdapterHandle> adapter = p_.registry->Resolve(request.adapter());
   if (!adapter.ok()) return done(adapter.status());
   p_.pool->Submit([this, request = std::move(request), adapter = *adapter, deadline, cancelled = std::move(cancelled),

@@ -13,6 +13,7 @@
 #include "engine/task.h"
 #include "medgemma/v1/classifier.pb.h"
 #include "server/adapter_registry.h"
+#include "server/byte_budget.h"
 #include "server/classifier_executor.h"
 #include "server/server_metrics.h"
 #include "server/thread_pool.h"
@@ -33,12 +34,19 @@ class ClassificationPipeline {
     ClassifyScheduler* scheduler;
     ThreadPool* pool;
     ServerMetrics* metrics;
+    int64_t max_inflight_bytes;  // every request in flight together (RequestBytes each)
   };
-  explicit ClassificationPipeline(Parts parts) : p_(std::move(parts)) {}
+  explicit ClassificationPipeline(Parts parts) : p_(std::move(parts)), inflight_(p_.max_inflight_bytes) {}
 
   using Done = std::function<void(absl::StatusOr<v1::ClassifyResponse>)>;
-  // `done` runs exactly once, on whichever thread finishes the request.
+  // `done` runs exactly once, on whichever thread finishes the request. RESOURCE_EXHAUSTED when the
+  // requests in flight already hold max_inflight_bytes.
   void Submit(v1::ClassifyRequest request, Clock::time_point deadline, std::function<bool()> cancelled, Done done);
+
+  // What a request holds at its peak while in flight: its image bytes, the decoded RGB pixels (from
+  // the image header, before anything is decoded) and the model's input tensor.
+  int64_t RequestBytes(const v1::ClassifyRequest& request) const;
+  const ByteBudget& inflight() const { return inflight_; }
 
  private:
   void Preprocess(v1::ClassifyRequest request, AdapterHandle adapter, Clock::time_point deadline,
@@ -49,6 +57,7 @@ class ClassificationPipeline {
   Done Counted(const std::string& request_id, const std::string& adapter, Clock::time_point admitted, Done done) const;
 
   Parts p_;
+  ByteBudget inflight_;
 };
 
 }  // namespace medgemma::server

@@ -103,8 +103,9 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   v1::ModelInfo info = DescribeModel(config, s->bundle_, *s->classifier_);
   s->pipeline_ = std::make_unique<ClassificationPipeline>(ClassificationPipeline::Parts{
       info.model_id(), config.task, s->bundle_.preprocess, config.image_limits, s->registry_.get(), s->batcher_.get(),
-      s->pool_.get(), s->metrics_.get()});
-  s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info);
+      s->pool_.get(), s->metrics_.get(), config.max_inflight_bytes});
+  s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info,
+                                                               config.max_stream_inflight_bytes);
   s->loader_ = std::make_unique<AdapterLoader>(
       s->registry_.get(), AdapterLoader::Options{config.adapter_loading.max_waiting,
                                                  absl::Seconds(config.adapter_loading.timeout_seconds)});

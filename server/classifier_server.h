@@ -32,6 +32,7 @@ class ClassifierServer {
   int metrics_port() const { return host_->metrics_port(); }
   const Classifier& classifier() const { return *classifier_; }
   const AdapterRegistry& registry() const { return *registry_; }
+  const ClassificationPipeline& pipeline() const { return *pipeline_; }
   const ClassifyScheduler& batcher() const { return *batcher_; }
 
   // Stops taking calls, lets in-flight calls (and the batches they wait for) finish within `grace`.

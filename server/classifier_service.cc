@@ -28,8 +28,13 @@ void FillAdapterInfo(const ServedAdapter& adapter, bool is_default, v1::AdapterI
 }
 
 ClassifierService::ClassifierService(ClassificationPipeline* pipeline, const rpc::TokenAuthorizer* auth,
-                                     const AdapterRegistry* registry, v1::ModelInfo model_info)
-    : pipeline_(pipeline), auth_(auth), registry_(registry), model_info_(std::move(model_info)) {}
+                                     const AdapterRegistry* registry, v1::ModelInfo model_info,
+                                     int64_t max_stream_inflight_bytes)
+    : pipeline_(pipeline),
+      auth_(auth),
+      registry_(registry),
+      model_info_(std::move(model_info)),
+      max_stream_inflight_bytes_(max_stream_inflight_bytes) {}
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
                                                       const v1::ClassifyRequest* request, v1::ClassifyResponse* response) {
@@ -49,13 +54,15 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
 
 namespace {
 // Reads requests as they come, runs each through the pipeline concurrently, writes responses in
-// completion order. Per-request failures travel in the response's error field so one bad image does
+// completion order. Reading pauses while the stream's requests in flight hold its byte limit and
+// resumes as answers free them: a client streaming faster than the model waits in gRPC's flow
+// control instead of filling the server's memory. Per-request failures travel in the response's error field so one bad image does
 // not end a study's stream. The reactor deletes itself once gRPC is done with it and every request
 // it started has answered.
 class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
  public:
-  StreamReactor(grpc::CallbackServerContext* context, ClassificationPipeline* pipeline)
-      : context_(context), pipeline_(pipeline) {
+  StreamReactor(grpc::CallbackServerContext* context, ClassificationPipeline* pipeline, int64_t max_inflight_bytes)
+      : context_(context), pipeline_(pipeline), max_inflight_bytes_(max_inflight_bytes) {
     StartRead(&incoming_);
   }
 
@@ -66,14 +73,23 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
       MaybeFinishLocked();
       return;
     }
+    // Moved out before a read can be restarted (here or by an answer) into the same buffer.
+    v1::ClassifyRequest request = std::move(incoming_);
+    incoming_.Clear();
+    const std::string id = request.request_id();
+    const int64_t bytes = pipeline_->RequestBytes(request);
+    bool read_more;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++pending_;
+      inflight_bytes_ += bytes;
+      read_more = inflight_bytes_ < max_inflight_bytes_;
+      read_paused_ = !read_more;
     }
     refs_.fetch_add(1);
-    const std::string id = incoming_.request_id();
-    pipeline_->Submit(incoming_, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
-                      [this, id](absl::StatusOr<v1::ClassifyResponse> result) {
+    if (read_more) StartRead(&incoming_);
+    pipeline_->Submit(std::move(request), DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
+                      [this, id, bytes](absl::StatusOr<v1::ClassifyResponse> result) {
                         v1::ClassifyResponse response;
                         if (result.ok()) {
                           response = *std::move(result);
@@ -85,13 +101,17 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
                         {
                           std::lock_guard<std::mutex> lock(mu_);
                           --pending_;
+                          inflight_bytes_ -= bytes;
+                          if (read_paused_ && inflight_bytes_ < max_inflight_bytes_) {
+                            read_paused_ = false;
+                            StartRead(&incoming_);
+                          }
                           outgoing_.push_back(std::move(response));
                           if (!writing_) WriteNextLocked();
                           MaybeFinishLocked();
                         }
                         Unref();
                       });
-    StartRead(&incoming_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -128,7 +148,10 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
   v1::ClassifyRequest incoming_;
   std::mutex mu_;
   std::deque<v1::ClassifyResponse> outgoing_;
+  const int64_t max_inflight_bytes_;
   int pending_ = 0;
+  int64_t inflight_bytes_ = 0;
+  bool read_paused_ = false;  // no read outstanding until answers free bytes
   bool reads_done_ = false, writing_ = false, finished_ = false, broken_ = false;
   std::atomic<int> refs_{1};  // gRPC's (dropped in OnDone) plus one per request in flight
 };
@@ -144,7 +167,7 @@ grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>* ClassifierSe
     grpc::CallbackServerContext* context) {
   const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
   if (!allowed.ok()) return new RefusedStream(allowed);
-  return new StreamReactor(context, pipeline_);
+  return new StreamReactor(context, pipeline_, max_stream_inflight_bytes_);
 }
 
 grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerContext* context,

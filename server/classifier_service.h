@@ -11,8 +11,9 @@ namespace medgemma::server {
 class ClassifierService final : public v1::Classifier::CallbackService {
  public:
   // `model_info` answers GetModelInfo, with the adapter list filled per call from `registry`.
+  // A stream is not read further while its requests in flight hold `max_stream_inflight_bytes`.
   ClassifierService(ClassificationPipeline* pipeline, const rpc::TokenAuthorizer* auth, const AdapterRegistry* registry,
-                    v1::ModelInfo model_info);
+                    v1::ModelInfo model_info, int64_t max_stream_inflight_bytes);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
                                      v1::ClassifyResponse* response) override;
@@ -26,6 +27,7 @@ class ClassifierService final : public v1::Classifier::CallbackService {
   const rpc::TokenAuthorizer* auth_;
   const AdapterRegistry* registry_;
   const v1::ModelInfo model_info_;
+  const int64_t max_stream_inflight_bytes_;
 };
 
 // Deadline of a gRPC call on the steady clock (max when the caller set none).

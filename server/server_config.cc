@@ -24,7 +24,8 @@ absl::Status ServerConfig::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("preferred batch size ", size, " outside 1..max_batch_size"));
     }
   }
-  if (image_limits.max_pixels <= 0 || image_limits.max_encoded_bytes == 0) {
+  if (image_limits.max_pixels <= 0 || image_limits.max_encoded_bytes == 0 || max_inflight_bytes <= 0 ||
+      max_stream_inflight_bytes <= 0) {
     return absl::InvalidArgumentError("limits must be > 0");
   }
   return task.Validate();
@@ -75,6 +76,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
     const YAML::Node limits = root["limits"];
     ReadYaml(limits, "max_image_bytes", &c.image_limits.max_encoded_bytes);
     ReadYaml(limits, "max_image_pixels", &c.image_limits.max_pixels);
+    ReadYaml(limits, "max_inflight_bytes", &c.max_inflight_bytes);
+    ReadYaml(limits, "max_stream_inflight_bytes", &c.max_stream_inflight_bytes);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("server config: ", e.what()));
   }

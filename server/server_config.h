@@ -50,6 +50,11 @@ struct ServerConfig : rpc::ServiceConfig {
   std::vector<std::string> adapter_roots;  // LoadAdapter paths must lie under one of these (default: adapters_dir)
   AdapterLoadingConfig adapter_loading;
   ImageLimits image_limits;
+  // Bytes that requests in flight may hold (ClassificationPipeline::RequestBytes): all of them
+  // together (beyond: RESOURCE_EXHAUSTED), and one stream's (beyond: the stream is not read until
+  // some of its requests have been answered, so a fast client waits instead of filling memory).
+  int64_t max_inflight_bytes = int64_t{1} << 30;
+  int64_t max_stream_inflight_bytes = int64_t{256} << 20;
 
   absl::Status Validate() const;
   // Every setting as log fields, secrets left out.
