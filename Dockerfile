@@ -2,7 +2,7 @@
 # files against CUDA libtorch (tools/device/build.sh).
 FROM debian:12
 WORKDIR /src
-COPY scripts/install-deps.sh scripts/
+COPY scripts/install-deps.sh scripts/install-venv.sh scripts/python-requirements.txt scripts/
 RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build.sh medgemma-cli medgemma-server medgemma-trainer \
