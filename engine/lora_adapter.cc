@@ -181,7 +181,12 @@ int64_t LoraAdapter::NumParameters() const {
   return n;
 }
 
-std::vector<fs::path> AdapterFiles(const fs::path& dir) { return {dir / kConfigFile, dir / kWeightsFile}; }
+std::optional<fs::path> AdapterPathOutsideRoots(const fs::path& dir, const std::vector<fs::path>& roots) {
+  for (const fs::path& path : {dir, dir / kConfigFile, dir / kWeightsFile}) {
+    if (!IsUnderRoots(path, roots)) return path;
+  }
+  return std::nullopt;
+}
 
 absl::Status ValidateAdapterName(const std::string& name) {
   if (name.empty() || name.size() > 64) return absl::InvalidArgumentError("adapter name must be 1..64 characters");
@@ -222,7 +227,6 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
   MG_ASSIGN_OR_RETURN(std::string config_text, ReadFileToString(dir / kConfigFile, kMaxAdapterConfigBytes));
   MG_ASSIGN_OR_RETURN(LoraConfig config, ParseConfig(config_text));
   MG_ASSIGN_OR_RETURN(std::vector<int> targets, ResolveTargetModules(config.target_modules, base));
-  MG_ASSIGN_OR_RETURN(std::string weights_bytes, ReadFileToString(dir / kWeightsFile, kMaxAdapterWeightsBytes));
   MG_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(dir / kWeightsFile, kMaxAdapterWeightsBytes));
 
   const auto linears = base.linears();
@@ -230,7 +234,9 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
   for (const Linear* l : linears) index_by_module[l->module] = l->index;
   auto adapter = std::make_shared<LoraAdapter>();
   adapter->config_ = config;
-  adapter->version_ = Sha256Hex(weights_bytes);
+  // Hashed from the same mapping the tensors are read from: one read, and a file replaced meanwhile
+  // cannot give a version that names other weights.
+  adapter->version_ = Sha256Hex(file.bytes());
   adapter->by_linear_.resize(linears.size());
   adapter->module_names_.resize(linears.size());
   std::vector<std::string> problems;

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,10 @@ absl::StatusOr<std::vector<int>> ResolveTargetModules(const std::vector<std::str
                                                       const ModelWeights& base);
 
 // Adapter names appear in metrics labels and paths: letters, digits, '.', '_' and '-', 1..64 long.
-// The files LoraAdapter::Load reads from an adapter directory (a caller that confines adapters to
-// some roots checks each, since any of them may be a symlink).
-std::vector<std::filesystem::path> AdapterFiles(const std::filesystem::path& dir);
+// The first of an adapter directory and the files LoraAdapter::Load reads from it that lies
+// outside `roots` (symlinks resolved: any of them may be one); nullopt when all lie inside.
+std::optional<std::filesystem::path> AdapterPathOutsideRoots(const std::filesystem::path& dir,
+                                                             const std::vector<std::filesystem::path>& roots);
 absl::Status ValidateAdapterName(const std::string& name);
 
 class LoraAdapter {

@@ -147,6 +147,10 @@ absl::StatusOr<std::map<std::string, TensorInfo>> ParseSafetensorsHeader(
   return tensors;
 }
 
+std::string_view SafetensorsFile::bytes() const {
+  return std::string_view(reinterpret_cast<const char*>(file_->data()), file_->size());
+}
+
 absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const fs::path& path, uint64_t max_bytes) {
   uint64_t size = 0;
   MG_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, max_bytes, &size));

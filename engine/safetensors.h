@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace medgemma {
@@ -37,6 +38,8 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool Contains(const std::string& name) const { return tensors_.count(name) > 0; }
+  // The whole file as mapped (header and data), e.g. to hash exactly what the tensors come from.
+  std::string_view bytes() const;
 
   // The tensor converted to `device` and `dtype`. When neither changes anything on the CPU the
   // result shares the (copy-on-write) mapping, which stays alive as long as the tensor does.

@@ -4,7 +4,6 @@
 
 #include <chrono>
 
-#include "base/file_util.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 
@@ -15,12 +14,9 @@ AdapterRegistry::AdapterRegistry(std::shared_ptr<const Gemma3Model> model, std::
     : model_(std::move(model)), roots_(std::move(roots)) {}
 
 absl::Status AdapterRegistry::CheckPathAllowed(const fs::path& path) const {
-  std::vector<fs::path> paths = AdapterFiles(path);
-  paths.insert(paths.begin(), path);
-  for (const fs::path& p : paths) {
-    if (!IsUnderRoots(p, roots_)) {
-      return absl::PermissionDeniedError(absl::StrCat("adapter path ", p.string(), " is outside the configured adapter roots"));
-    }
+  if (auto outside = AdapterPathOutsideRoots(path, roots_)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("adapter path ", outside->string(), " is outside the configured adapter roots"));
   }
   return absl::OkStatus();
 }

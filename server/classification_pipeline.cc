@@ -63,11 +63,10 @@ int64_t ClassificationPipeline::RequestBytes(const v1::ClassifyRequest& request)
   return encoded + decoded + tensor_bytes;
 }
 
-void ClassificationPipeline::Submit(v1::ClassifyRequest request, Clock::time_point deadline,
+void ClassificationPipeline::Submit(v1::ClassifyRequest request, int64_t bytes, Clock::time_point deadline,
                                     std::function<bool()> cancelled, Done done) {
   const Clock::time_point admitted = Clock::now();
   done = Counted(request.request_id(), request.adapter(), admitted, std::move(done));
-  const int64_t bytes = RequestBytes(request);
   if (!inflight_.TryAcquire(bytes)) {
     return done(absl::ResourceExhaustedError(absl::StrCat("requests in flight already hold ", inflight_.in_use(),
                                                           " bytes of images (limit ", inflight_.limit(),

@@ -39,9 +39,11 @@ class ClassificationPipeline {
   explicit ClassificationPipeline(Parts parts) : p_(std::move(parts)), inflight_(p_.max_inflight_bytes) {}
 
   using Done = std::function<void(absl::StatusOr<v1::ClassifyResponse>)>;
-  // `done` runs exactly once, on whichever thread finishes the request. RESOURCE_EXHAUSTED when the
+  // `done` runs exactly once, on whichever thread finishes the request. `bytes` is the request's
+  // RequestBytes (computed by the caller, who may need it too); RESOURCE_EXHAUSTED when the
   // requests in flight already hold max_inflight_bytes.
-  void Submit(v1::ClassifyRequest request, Clock::time_point deadline, std::function<bool()> cancelled, Done done);
+  void Submit(v1::ClassifyRequest request, int64_t bytes, Clock::time_point deadline, std::function<bool()> cancelled,
+              Done done);
 
   // What a request holds at its peak while in flight: its image bytes, the decoded RGB pixels (from
   // the image header, before anything is decoded) and the model's input tensor.

@@ -44,7 +44,8 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
     reactor->Finish(allowed);
     return reactor;
   }
-  pipeline_->Submit(*request, DeadlineOf(*context), [context] { return context->IsCancelled(); },
+  pipeline_->Submit(*request, pipeline_->RequestBytes(*request), DeadlineOf(*context),
+                    [context] { return context->IsCancelled(); },
                     [reactor, response](absl::StatusOr<v1::ClassifyResponse> result) {
                       if (result.ok()) *response = *std::move(result);
                       reactor->Finish(rpc::ToGrpcStatus(result.status()));
@@ -88,7 +89,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
     }
     refs_.fetch_add(1);
     if (read_more) StartRead(&incoming_);
-    pipeline_->Submit(std::move(request), DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
+    pipeline_->Submit(std::move(request), bytes, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
                       [this, id, bytes](absl::StatusOr<v1::ClassifyResponse> result) {
                         v1::ClassifyResponse response;
                         if (result.ok()) {

@@ -46,6 +46,10 @@ std::vector<LogField> ServerConfig::LogFields() const {
                                {"adapters", configured_adapters},
                                {"default_adapter", default_adapter},
                                {"adapter_roots", adapter_roots},
+                               {"max_waiting_loads", adapter_loading.max_waiting},
+                               {"load_timeout_seconds", adapter_loading.timeout_seconds},
+                               {"max_inflight_bytes", max_inflight_bytes},
+                               {"max_stream_inflight_bytes", max_stream_inflight_bytes},
                                {"labels", task.labels.size()}});
   return fields;
 }

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "base/file_util.h"
 #include "base/status_macros.h"
+#include "engine/lora_adapter.h"
 #include "engine/training/initial_adapter.h"
 #include "trainer/proto_text.h"
 
@@ -99,9 +99,9 @@ absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& r
   }
   const std::vector<fs::path> roots(context.data_roots.begin(), context.data_roots.end());
   if (!request.init_adapter().empty()) {
-    if (!IsUnderRoots(request.init_adapter(), roots)) {
+    if (auto outside = AdapterPathOutsideRoots(request.init_adapter(), roots)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("init_adapter ", request.init_adapter(), " is outside the configured data roots"));
+          absl::StrCat("init_adapter ", outside->string(), " is outside the configured data roots"));
     }
     spec.init_adapter = request.init_adapter();
     // Read and fitted now, so a bad one fails the request rather than the job.
