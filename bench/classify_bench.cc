@@ -1,6 +1,8 @@
 // Classify throughput: one batch of B preprocessed-size random images, timed over repeated runs
 // after warm-up, with a device sync around each run. Prints median and p90 ms per batch.
-//   classify_bench --model DIR [--batch 8] [--iters 20] [--warmup 3] [--device auto] [--dtype auto]   (--help)
+//   classify_bench --model DIR [--batch 8] [--iters 20] [--warmup 3] [--adapter DIR] [--trace FILE]   (--help)
+// --trace writes one more batch as a Chrome trace (kernel times), for tools/perf/summarize_trace.py.
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "engine/classifier.h"
+#include "engine/lora_adapter.h"
 #include "engine/model_bundle.h"
 
 using namespace medgemma;
@@ -21,7 +24,7 @@ void Sync(const torch::Device& device) {
 }
 
 struct BenchOptions {
-  std::string model;
+  std::string model, adapter, trace;
   ModelOptions model_options;
   int64_t batch = 0, iters = 0, warmup = 0;
 };
@@ -34,10 +37,14 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
                               {"warmup", "N", "untimed batches first (default 3)"},
                               {"device", "DEVICE", "cpu | cuda | cuda:N | auto (default)"},
                               {"dtype", "DTYPE", "float32 | bfloat16 | float16 | auto (default)"},
-                              {"attention", "IMPL", "sdpa | eager | auto (default)"}});
+                              {"attention", "IMPL", "sdpa | eager | auto (default)"},
+                              {"adapter", "DIR", "run every batch with this peft LoRA adapter"},
+                              {"trace", "FILE", "profile one more batch into a Chrome trace"}});
   MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   BenchOptions o;
   MG_ASSIGN_OR_RETURN(o.model, args.Require("model"));
+  o.adapter = args.Get("adapter", "");
+  o.trace = args.Get("trace", "");
   MG_ASSIGN_OR_RETURN(o.model_options, ParseModelOptions(args.Get("device", "auto"), args.Get("dtype", "auto"),
                                                          args.Get("attention", "auto")));
   MG_ASSIGN_OR_RETURN(o.batch, args.GetInt("batch", 8));
@@ -47,6 +54,19 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
     return absl::InvalidArgumentError("--batch and --iters must be > 0, --warmup >= 0");
   }
   return o;
+}
+
+// One batch under the Kineto profiler (CPU ops and CUDA kernels), saved as a Chrome trace.
+void TraceOneBatch(const std::string& path, const std::function<void()>& run) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ActivityType;
+  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
+  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  run();
+  prof::disableProfiler()->save(path);
+  std::printf("trace written to %s\n", path.c_str());
 }
 }  // namespace
 
@@ -64,6 +84,15 @@ int main(int argc, char** argv) {
     std::cerr << classifier.status() << "\n";
     return 1;
   }
+  std::shared_ptr<const LoraAdapter> adapter;
+  if (!parsed->adapter.empty()) {
+    auto loaded = LoraAdapter::Load(parsed->adapter, bundle->model->weights(), options->device);
+    if (!loaded.ok()) {
+      std::cerr << loaded.status() << "\n";
+      return 1;
+    }
+    adapter = *std::move(loaded);
+  }
   const int64_t batch = parsed->batch, iters = parsed->iters, warmup = parsed->warmup;
   const int64_t size = bundle->model->config().vision.image_size;
   auto pixels = (torch::rand({batch, 3, size, size}) * 2 - 1).to(options->device);
@@ -71,7 +100,7 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < warmup + iters; ++i) {
     Sync(options->device);
     const auto start = std::chrono::steady_clock::now();
-    auto probs = classifier->Classify(pixels, nullptr);
+    auto probs = classifier->Classify(pixels, adapter.get());
     Sync(options->device);
     if (!probs.ok()) {
       std::cerr << probs.status() << "\n";
@@ -79,10 +108,17 @@ int main(int argc, char** argv) {
     }
     if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  if (!parsed->trace.empty()) {
+    TraceOneBatch(parsed->trace, [&] {
+      (void)classifier->Classify(pixels, adapter.get());
+      Sync(options->device);
+    });
+  }
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2], p90 = ms[std::min(ms.size() - 1, ms.size() * 9 / 10)];
-  std::printf("classify_bench model=%s device=%s dtype=%s batch=%ld prompt_tokens=%zu: median %.2f ms/batch, p90 %.2f ms, %.1f images/s\n",
+  std::printf("classify_bench model=%s device=%s dtype=%s batch=%ld prompt_tokens=%zu adapter=%s: median %.2f ms/batch, p90 %.2f ms, %.1f images/s\n",
               parsed->model.c_str(), options->device.str().c_str(), DtypeName(options->dtype).c_str(),
-              static_cast<long>(batch), classifier->prompt().ids.size(), median, p90, batch * 1000.0 / median);
+              static_cast<long>(batch), classifier->prompt().ids.size(),
+              adapter ? parsed->adapter.c_str() : "none", median, p90, batch * 1000.0 / median);
   return 0;
 }

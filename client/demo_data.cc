@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "base/csv.h"
 #include "base/file_util.h"
 #include "base/status_macros.h"
 
@@ -68,7 +69,7 @@ cv::Mat Texture(const TumourType& type, const DemoDataOptions& o, std::mt19937_6
 absl::Status WriteDemoData(const fs::path& root, const DemoDataOptions& o) {
   if (o.patients_per_type < 5) return absl::InvalidArgumentError("patients_per_type must be >= 5 (one per fold)");
   std::mt19937_64 rng(o.seed);
-  std::string folds = "fold,mag,grp,filename\n";
+  std::string folds = FormatCsvRecord({"fold", "mag", "grp", "filename"});
   for (const TumourType& type : kTypes) {
     for (int patient = 0; patient < o.patients_per_type; ++patient) {
       const std::string slide = absl::StrFormat("%d-%05d", 14 + patient % 3, 10000 + 137 * patient + static_cast<int>(type.hue));
@@ -88,7 +89,8 @@ absl::Status WriteDemoData(const fs::path& root, const DemoDataOptions& o) {
           for (int fold = 1; fold <= 5; ++fold) {
             // Patient-wise folds, as BreakHis' own: one patient in five is in each fold's test split.
             const bool test = patient % 5 == fold - 1;
-            absl::StrAppend(&folds, fold, ",", mag, ",", test ? "test" : "train", ",", (rel / name).string(), "\n");
+            absl::StrAppend(&folds, FormatCsvRecord({absl::StrCat(fold), absl::StrCat(mag), test ? "test" : "train",
+                                                     (rel / name).string()}));
           }
         }
       }

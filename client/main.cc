@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/flags.h"
+#include "client/bench_command.h"
 #include "client/engine_commands.h"
 #include "client/finetune_commands.h"
 #include "client/server_commands.h"
@@ -36,6 +37,7 @@ const std::map<std::string, Entry>& Commands() {
       {"make-demo-data", {MakeDemoData, "write a synthetic data set in BreakHis' layout"}},
       {"classify", {Classify, "classify images in-process (--model) or through medgemma-server (--server)"}},
       {"adapters", {Adapters, "list, load, unload or set the default adapter of a medgemma-server"}},
+      {"bench", {Bench, "load-test a medgemma-server: images/s and latency per concurrency level"}},
       {"generate", {Generate, "generate text for one image, in-process"}},
       {"tokenize", {Tokenize, "token ids of a prompt, as the classifier builds it"}},
       {"forward", {Forward, "run the model on saved inputs and write logits (parity checks)"}},

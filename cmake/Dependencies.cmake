@@ -40,6 +40,8 @@ endforeach()
 add_library(opencv_minimal INTERFACE)
 target_include_directories(opencv_minimal INTERFACE ${OPENCV_INCLUDE_DIR})
 target_link_libraries(opencv_minimal INTERFACE ${OPENCV_core} ${OPENCV_imgproc} ${OPENCV_imgcodecs})
+# libtiff itself (the library under OpenCV's TIFF decoder) for CMYK TIFFs' raw samples.
+find_package(TIFF REQUIRED)
 
 # libtorch's own flags (the C++ ABI) apply to everything that includes its headers.
 add_library(torch_deps INTERFACE)

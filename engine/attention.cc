@@ -31,6 +31,12 @@ torch::Tensor BuildAttentionMask(const TokenLayout& queries, const TokenLayout& 
   return allowed.unsqueeze(1);
 }
 
+torch::Tensor PrepareMask(const torch::Tensor& mask, torch::ScalarType dtype, AttentionBackend backend) {
+  if (backend != AttentionBackend::kSdpa) return mask;
+  return torch::zeros(mask.sizes(), mask.options().dtype(dtype))
+      .masked_fill_(mask.logical_not(), -std::numeric_limits<double>::infinity());
+}
+
 namespace {
 torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
   if (groups == 1) return x;

@@ -29,7 +29,12 @@ struct TokenLayout {
 torch::Tensor BuildAttentionMask(const TokenLayout& queries, const TokenLayout& keys,
                                  std::optional<int64_t> sliding_window);
 
-// q (B, H, Lq, d), k and v (B, Hkv, Lk, d) with H a multiple of Hkv; mask as above or undefined.
+// The mask as `backend` takes it best, made once per forward pass rather than in every layer: SDPA
+// gets it additive in `dtype` (0 or -inf, the conversion SDPA would do itself), eager keeps bool.
+torch::Tensor PrepareMask(const torch::Tensor& mask, torch::ScalarType dtype, AttentionBackend backend);
+
+// q (B, H, Lq, d), k and v (B, Hkv, Lk, d) with H a multiple of Hkv; mask from BuildAttentionMask
+// (through PrepareMask or not) or undefined.
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& mask, double scale, AttentionBackend backend);
 

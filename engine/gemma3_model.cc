@@ -127,10 +127,14 @@ torch::Tensor Gemma3Model::Hidden(const ModelInputs& inputs, const LoraContext& 
 }
 
 torch::Tensor Gemma3Model::Logits(const torch::Tensor& hidden, const torch::Tensor& vocab_rows) const {
-  auto normed = GemmaRmsNorm(hidden, weights_.text.norm, config_.text.rms_norm_eps);
   const auto& head = weights_.text.lm_head;
-  auto rows = vocab_rows.defined() ? head.index_select(0, vocab_rows.to(head.device())) : head;
-  return torch::nn::functional::linear(normed, rows);
+  if (!vocab_rows.defined()) {
+    return torch::linear(GemmaRmsNorm(hidden, weights_.text.norm, config_.text.rms_norm_eps), head);
+  }
+  // A few rows (the label answers): the final norm and the head in float32 cost nothing here and
+  // spare the logits bf16's rounding, which alone moves a softmax over logits near 20 by ~1%.
+  auto normed = GemmaRmsNorm(hidden.to(torch::kFloat), weights_.text.norm, config_.text.rms_norm_eps);
+  return torch::linear(normed, head.index_select(0, vocab_rows.to(head.device())).to(torch::kFloat));
 }
 
 absl::StatusOr<torch::Tensor> Gemma3Model::ForwardLogits(const ModelInputs& inputs, const LoraAdapter* adapter) const {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/status_macros.h"
+#include "engine/cmyk_tiff.h"
 
 namespace medgemma {
 namespace {
@@ -81,6 +82,7 @@ absl::StatusOr<ImageHeader> TiffHeader(std::string_view b) {
                                   " (tags must be unique and ascending)"));
     }
     previous_tag = tag;
+    if (tag == 262 && type == 3 && count == 1) header.cmyk = read(at + 8, 2) == 5;  // PhotometricInterpretation
     if (tag != 256 && tag != 257) continue;
     if (count != 1 || (type != 3 && type != 4)) {
       return Invalid(absl::StrCat("corrupt TIFF: image ", tag == 256 ? "width" : "length",
@@ -119,6 +121,7 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, const ImageLimits& 
   }
   MG_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes));
   MG_RETURN_IF_ERROR(CheckPixels(header.width, header.height, limits));
+  if (header.cmyk) return DecodeCmykTiff(bytes, header.width, header.height);
   cv::Mat bgr;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));

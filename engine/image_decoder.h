@@ -19,6 +19,7 @@ struct ImageLimits {
 struct ImageHeader {
   const char* format;  // "PNG", "JPEG", "TIFF", "BMP"
   int64_t width = 0, height = 0;
+  bool cmyk = false;  // a TIFF of ink separations (engine/cmyk_tiff.h decodes it)
 };
 
 struct RgbImage {

@@ -25,8 +25,13 @@ struct PreprocessConfig {
 absl::StatusOr<PreprocessConfig> LoadPreprocessConfig(const std::filesystem::path& model_dir,
                                                       const VisionConfig& vision);
 
-// (3, size, size) float32 on the CPU.
+// (3, size, size) float32 on the CPU: NormalizePixels(ResizeImage(image)).
 absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const PreprocessConfig& config);
+// The CPU half, (3, size, size) uint8: a quarter of float32's bytes to hold, stage and upload.
+absl::StatusOr<torch::Tensor> ResizeImage(const RgbImage& image, const PreprocessConfig& config);
+// The rest, on whatever device `resized` (uint8, (..., 3, S, S)) is on: rescale and normalize in
+// float32. Throws c10::Error.
+torch::Tensor NormalizePixels(const torch::Tensor& resized, const PreprocessConfig& config);
 // Reads, decodes (default limits) and preprocesses one image file.
 absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config);
 

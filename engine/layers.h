@@ -25,17 +25,20 @@ torch::Tensor GemmaRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, 
 torch::Tensor GeluTanh(const torch::Tensor& x);
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps);
 
-// x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale in float32 when it targets `linear`.
+// x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale when it targets `linear`: in float32 as
+// peft does while training, in the model's dtype onto the output for inference.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
+// GeluTanh(ApplyLinear(...)), fused into the GEMM on CUDA for inference without an adapter.
+torch::Tensor ApplyLinearGelu(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
 
 // Rotary tables for one layer type: inv_freq in float32 as transformers computes it.
 struct Rotary {
   torch::Tensor inv_freq;  // (head_dim / 2)
   static Rotary Create(const RopeParameters& rope, int64_t head_dim, torch::Device device);
-  // cos and sin of (B, 1, L, head_dim) in `dtype`, from integer positions (B, L).
+  // cos and sin of (B, L, 1, head_dim) in `dtype`, from integer positions (B, L).
   std::pair<torch::Tensor, torch::Tensor> Tables(const torch::Tensor& positions, torch::ScalarType dtype) const;
 };
-// Rotate-half RoPE on (B, H, L, head_dim).
+// Rotate-half RoPE on (B, L, H, head_dim): heads innermost but one, so every operand is contiguous.
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 }  // namespace medgemma

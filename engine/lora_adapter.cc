@@ -13,6 +13,7 @@
 #include <set>
 
 #include "base/file_util.h"
+#include "engine/bounded_json.h"
 #include "engine/safetensors.h"
 #include "base/sha256.h"
 #include "engine/torch_guard.h"
@@ -76,15 +77,12 @@ absl::Status RefuseUnsupported(const json& cfg) {
 }
 
 absl::StatusOr<LoraConfig> ParseConfig(const std::string& text) {
-  json cfg;
-  try {
-    cfg = json::parse(text);
-  } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(kConfigFile, " is not valid JSON: ", e.what()));
-  }
-  MG_RETURN_IF_ERROR(RefuseUnsupported(cfg));
+  MG_ASSIGN_OR_RETURN(const json cfg, ParseBoundedJson(text, kConfigFile));
+  if (!cfg.is_object()) return absl::InvalidArgumentError(absl::StrCat(kConfigFile, " is not a JSON object"));
   LoraConfig config;
+  // Every access below may meet a value of the wrong type (json::type_error).
   try {
+    MG_RETURN_IF_ERROR(RefuseUnsupported(cfg));
     config.r = cfg.at("r").get<int64_t>();
     config.alpha = cfg.value("lora_alpha", static_cast<double>(config.r));
     config.dropout = cfg.value("lora_dropout", 0.0);
@@ -260,7 +258,8 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
       problems.push_back(absl::StrCat("'", key, "' is ", info.dtype_name, "; LoRA weights must be floating point"));
       continue;
     }
-    MG_ASSIGN_OR_RETURN(torch::Tensor t, file.Load(key, device, torch::kFloat));
+    // Checked on the CPU: one device sync per tensor would make a hot-swap of hundreds of them slow.
+    MG_ASSIGN_OR_RETURN(torch::Tensor t, file.Load(key, torch::kCPU, torch::kFloat));
     const bool finite = GuardTorch("check adapter weights", [&]() -> absl::StatusOr<bool> {
       return torch::isfinite(t).all().item<bool>();
     }).value_or(false);
@@ -269,7 +268,8 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
       continue;
     }
     LoraWeights& w = adapter->by_linear_[it->second];
-    (parsed->second == 'A' ? w.a : w.b) = t.clone();  // own the memory: the file's mapping goes away
+    // Copied either way: the tensor must own its memory once the file's mapping goes away.
+    (parsed->second == 'A' ? w.a : w.b) = device.is_cpu() ? t.clone() : t.to(device);
     adapter->module_names_[it->second] = linear->module;
   }
   const std::set<int> targeted(targets.begin(), targets.end());
@@ -288,6 +288,16 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
     return absl::InvalidArgumentError(absl::StrCat("adapter ", dir.string(), " does not fit the base model: ",
                                                    absl::StrJoin(problems, "; ")));
   }
+  MG_RETURN_IF_ERROR(GuardTorch("prepare adapter for inference", [&]() -> absl::Status {
+    for (size_t i = 0; i < linears.size(); ++i) {
+      LoraWeights& w = adapter->by_linear_[i];
+      if (!w.a.defined()) continue;
+      const auto dtype = linears[i]->weight.scalar_type();
+      w.a_compute = w.a.to(dtype);
+      w.b_scaled_compute = (w.b * config.scale()).to(dtype);
+    }
+    return absl::OkStatus();
+  }));
   return std::shared_ptr<const LoraAdapter>(adapter);
 }
 

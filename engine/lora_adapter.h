@@ -31,6 +31,9 @@ struct LoraConfig {
 struct LoraWeights {
   torch::Tensor a;  // (r, in), float32
   torch::Tensor b;  // (out, r), float32
+  // For inference, in the base layer's dtype: A, and B times the adapter's scale. Set by
+  // LoraAdapter::Load (adapters being trained have none and take the float32 path).
+  torch::Tensor a_compute, b_scaled_compute;
 };
 
 // Indices (ModelWeights::linears() order) of the modules `targets` selects, as peft matches them:

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "base/file_util.h"
+#include "engine/bounded_json.h"
 #include "engine/torch_guard.h"
 
 namespace medgemma {
@@ -114,12 +115,7 @@ absl::StatusOr<TensorInfo> ParseEntry(const std::string& name, const json& entry
 
 absl::StatusOr<std::map<std::string, TensorInfo>> ParseSafetensorsHeader(
     const std::string& header_json, uint64_t data_size, std::map<std::string, std::string>* metadata) {
-  json header;
-  try {
-    header = json::parse(header_json);
-  } catch (const json::exception& e) {
-    return Invalid(absl::StrCat("safetensors header is not valid JSON: ", e.what()));
-  }
+  MG_ASSIGN_OR_RETURN(const json header, ParseBoundedJson(header_json, "safetensors header"));
   if (!header.is_object()) return Invalid("safetensors header is not a JSON object");
   std::map<std::string, TensorInfo> tensors;
   for (const auto& [name, entry] : header.items()) {

@@ -16,12 +16,14 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
                             const LayerInputs& in, const LoraContext& lora, AttentionBackend backend,
                             KvCache* cache, size_t layer_index) {
   const int64_t b = x.size(0), len = x.size(1), hd = c.head_dim;
-  auto split = [&](const torch::Tensor& t, int64_t heads) { return t.view({b, len, heads, hd}).transpose(1, 2); };
-  auto q = GemmaRmsNorm(split(ApplyLinear(x, w.q_proj, lora), c.num_attention_heads), w.q_norm, c.rms_norm_eps);
-  auto k = GemmaRmsNorm(split(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, c.rms_norm_eps);
-  auto v = split(ApplyLinear(x, w.v_proj, lora), c.num_key_value_heads);
-  q = ApplyRope(q, in.cos_sin.first, in.cos_sin.second);
-  k = ApplyRope(k, in.cos_sin.first, in.cos_sin.second);
+  // Norm and RoPE run on (B, L, H, hd), the projections' own contiguous layout; only attention
+  // sees the (B, H, L, hd) view.
+  auto heads = [&](const torch::Tensor& t, int64_t n) { return t.view({b, len, n, hd}); };
+  auto q = GemmaRmsNorm(heads(ApplyLinear(x, w.q_proj, lora), c.num_attention_heads), w.q_norm, c.rms_norm_eps);
+  auto k = GemmaRmsNorm(heads(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, c.rms_norm_eps);
+  q = ApplyRope(q, in.cos_sin.first, in.cos_sin.second).transpose(1, 2);
+  k = ApplyRope(k, in.cos_sin.first, in.cos_sin.second).transpose(1, 2);
+  auto v = heads(ApplyLinear(x, w.v_proj, lora), c.num_key_value_heads).transpose(1, 2);
   if (cache != nullptr) {
     cache->keys[layer_index].narrow(2, cache->length, len).copy_(k);
     cache->values[layer_index].narrow(2, cache->length, len).copy_(v);
@@ -72,9 +74,9 @@ torch::Tensor TextDecoderForward(const TextConfig& c, const TextWeights& w, cons
     keys = cache->Prefix(cache->length + embeds.size(1));
   }
   const auto dtype = embeds.scalar_type();
-  const LayerInputs full{BuildAttentionMask(layout, keys, std::nullopt),
+  const LayerInputs full{PrepareMask(BuildAttentionMask(layout, keys, std::nullopt), dtype, backend),
                          rotaries.full.Tables(layout.positions, dtype)};
-  const LayerInputs sliding{BuildAttentionMask(layout, keys, c.sliding_window),
+  const LayerInputs sliding{PrepareMask(BuildAttentionMask(layout, keys, c.sliding_window), dtype, backend),
                             rotaries.sliding.Tables(layout.positions, dtype)};
   auto x = embeds;
   for (size_t i = 0; i < w.layers.size(); ++i) {

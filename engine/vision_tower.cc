@@ -20,11 +20,13 @@ torch::Tensor VisionTowerForward(const VisionConfig& c, const VisionWeights& w, 
                                  const LoraContext& lora, AttentionBackend backend) {
   auto x = torch::conv2d(pixel_values.to(w.patch_weight.scalar_type()), w.patch_weight, w.patch_bias,
                          /*stride=*/c.patch_size);
-  x = x.flatten(2).transpose(1, 2) + w.position_embedding;  // (N, patches, V), row-major patches
+  // (N, patches, V), row-major patches. Made contiguous before anything else reads it: the
+  // transposed conv output would otherwise hand its strides to every residual add after it.
+  x = x.flatten(2).transpose(1, 2).contiguous() + w.position_embedding;
   for (const auto& layer : w.layers) {
     x = x + SelfAttention(c, layer, LayerNorm(x, layer.layer_norm1, c.layer_norm_eps), lora, backend);
     auto h = LayerNorm(x, layer.layer_norm2, c.layer_norm_eps);
-    x = x + ApplyLinear(GeluTanh(ApplyLinear(h, layer.fc1, lora)), layer.fc2, lora);
+    x = x + ApplyLinear(ApplyLinearGelu(h, layer.fc1, lora), layer.fc2, lora);
   }
   return LayerNorm(x, w.post_layernorm, c.layer_norm_eps);
 }

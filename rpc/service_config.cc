@@ -37,6 +37,7 @@ std::vector<LogField> ServiceConfig::LogFields() const {
           {"tls", TlsMode(tls)},
           {"auth_tokens_file", auth_tokens_file},
           {"auth_tokens_env", auth_tokens_env},
+          {"reflection", reflection},
           {"shutdown_grace_seconds", shutdown_grace_seconds},
           {"log_level", log_level}};
 }
@@ -58,6 +59,7 @@ void ReadServiceConfig(const YAML::Node& root, ServiceConfig* c) {
   const YAML::Node auth = root["auth"];
   ReadYaml(auth, "tokens_file", &c->auth_tokens_file);
   ReadYaml(auth, "tokens_env", &c->auth_tokens_env);
+  ReadYaml(root, "reflection", &c->reflection);
   ReadYaml(root, "shutdown_grace_seconds", &c->shutdown_grace_seconds);
   ReadYaml(root, "log_level", &c->log_level);
 }
@@ -73,6 +75,7 @@ const std::vector<Flag>& ServiceFlags() {
       {"listen", "HOST:PORT", "gRPC address (listen; port 0 picks a free one)"},
       {"metrics-listen", "HOST:PORT", "Prometheus /metrics address (metrics_listen; empty: none)"},
       {"auth-tokens-file", "FILE", "bearer tokens, one 'role token' per line (auth.tokens_file)"},
+      {"reflection", "", "serve gRPC server reflection (reflection; off by default: it shows the API to any caller)"},
       {"log-level", "LEVEL", "debug | info | warning | error (log_level; debug logs every request)"},
   };
   return flags;
@@ -91,6 +94,7 @@ void ApplyServiceFlags(const Args& args, ServiceConfig* c) {
   override_with("metrics-listen", &c->metrics_listen);
   override_with("auth-tokens-file", &c->auth_tokens_file);
   override_with("log-level", &c->log_level);
+  if (args.Has("reflection")) c->reflection = true;
 }
 
 }  // namespace medgemma::rpc

@@ -28,6 +28,9 @@ struct ServiceConfig {
   TlsFiles tls;
   std::string auth_tokens_file;
   std::string auth_tokens_env;
+  // gRPC server reflection describes every service and message to any caller, token or not (it
+  // cannot be role-gated), so it is off unless asked for: grpcurl and grpc_cli sessions.
+  bool reflection = false;
   int shutdown_grace_seconds = 30;
   std::string log_level = "info";  // debug adds one line per request
 
@@ -43,11 +46,12 @@ void ReadYaml(const YAML::Node& node, const char* key, T* out) {
 }
 
 // Reads model.{dir,id,device,dtype,attention}, listen, metrics_listen, limits.max_message_bytes,
-// tls.{cert,key,client_ca}, auth.{tokens_file,tokens_env}, shutdown_grace_seconds and log_level.
+// tls.{cert,key,client_ca}, auth.{tokens_file,tokens_env}, reflection, shutdown_grace_seconds and
+// log_level.
 void ReadServiceConfig(const YAML::Node& root, ServiceConfig* config);
 
 // --config, --model, --model-id, --device, --dtype, --attention, --listen, --metrics-listen,
-// --auth-tokens-file, --log-level: the flags of both services.
+// --auth-tokens-file, --reflection, --log-level: the flags of both services.
 const std::vector<Flag>& ServiceFlags();
 // Applies the ServiceFlags given in `args` (all but --config) over `config`.
 void ApplyServiceFlags(const Args& args, ServiceConfig* config);

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -12,12 +13,33 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "rpc/call_logger.h"
+#include "rpc/unparsed_request.h"
 
 namespace medgemma::rpc {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
 void OnSignal(int signal) { g_signal = signal; }
+
+// Reflection per host, as configured. Linking gRPC's reflection library registers its plugin for
+// every ServerBuilder of the process, so the option takes it out as well as putting it in.
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return dynamic_cast<grpc::reflection::ProtoServerReflectionPlugin*>(plugin.get()) !=
+                                           nullptr;
+                                  }),
+                   plugins->end());
+    if (enabled_) plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+
+ private:
+  const bool enabled_;
+};
 
 }  // namespace
 
@@ -27,14 +49,15 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(const ServiceCon
   MG_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config.tls));
   std::unique_ptr<ServiceHost> host(new ServiceHost());
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(config.reflection));
   // gRPC sets SO_REUSEPORT by default: a second server on a busy port would then start and take
   // a share of the traffic instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen, credentials, &host->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeUnparsedRequestInterceptorFactory());  // first: the logger sees its status
   interceptors.push_back(MakeCallLoggerFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);

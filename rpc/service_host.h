@@ -1,8 +1,8 @@
 // What hosts a medgemma service's gRPC services, identical for medgemma-server and medgemma-trainer:
 // one listening port (refused clearly when it cannot be bound, and never shared with another
 // process through SO_REUSEPORT), TLS from the config, the max message size, the standard health
-// service, server reflection, the call logger, and the Prometheus /metrics endpoint. Plus the
-// run-until-signal loop of both mains.
+// service, server reflection when configured, INVALID_ARGUMENT for requests that do not parse, the
+// call logger, and the Prometheus /metrics endpoint. Plus the run-until-signal loop of both mains.
 #pragma once
 
 #include <absl/status/statusor.h>

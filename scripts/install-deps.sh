@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libc-ares-dev libre2-dev
-  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev
   prometheus-cpp-dev libcivetweb-dev civetweb
   libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsqlite3-dev
   sentencepiece python3-sentencepiece python3-grpcio python3-grpc-tools python3-numpy

@@ -53,7 +53,7 @@ ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& 
 }
 
 int64_t ClassificationPipeline::RequestBytes(const v1::ClassifyRequest& request) const {
-  const int64_t tensor_bytes = 3 * p_.preprocess.size * p_.preprocess.size * static_cast<int64_t>(sizeof(float));
+  const int64_t tensor_bytes = 3 * p_.preprocess.size * p_.preprocess.size;  // uint8, normalized on the device
   const v1::Image& image = request.image();
   if (image.source_case() == v1::Image::kRaw) return static_cast<int64_t>(image.raw().rgb().size()) + tensor_bytes;
   const int64_t encoded = static_cast<int64_t>(image.encoded().size());
@@ -91,7 +91,7 @@ void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHand
   const auto start = Clock::now();
   absl::StatusOr<RgbImage> image = DecodeRequestImage(request.image(), p_.limits);
   if (!image.ok()) return done(image.status());
-  absl::StatusOr<torch::Tensor> pixels = PreprocessImage(*image, p_.preprocess);
+  absl::StatusOr<torch::Tensor> pixels = ResizeImage(*image, p_.preprocess);
   if (!pixels.ok()) return done(pixels.status());
   const double preprocess_seconds = Seconds(start, Clock::now());
   p_.metrics->ObservePreprocess(preprocess_seconds);

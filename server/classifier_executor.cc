@@ -15,11 +15,16 @@ double Seconds(BatchClock::duration d) { return std::chrono::duration<double>(d)
 absl::StatusOr<torch::Tensor> ClassifierExecutor::Classify(const Batch<ClassifyTask>& batch) const {
   const AdapterHandle& served = batch.tasks.front().adapter;
   const LoraAdapter* adapter = served ? served->adapter.get() : nullptr;
+  const torch::Device device = classifier_->model().options().device;
   return GuardTorch("classify batch", [&]() -> absl::StatusOr<torch::Tensor> {
-    std::vector<torch::Tensor> pixels;
-    pixels.reserve(batch.tasks.size());
-    for (const ClassifyTask& task : batch.tasks) pixels.push_back(task.pixels);
-    return classifier_->Classify(torch::stack(pixels), adapter);
+    // Staged in pinned memory so the upload is one asynchronous DMA.
+    const auto& first = batch.tasks.front().pixels;
+    std::vector<int64_t> shape{static_cast<int64_t>(batch.tasks.size())};
+    shape.insert(shape.end(), first.sizes().begin(), first.sizes().end());
+    auto staged = torch::empty(shape, first.options().pinned_memory(device.is_cuda()));
+    for (size_t i = 0; i < batch.tasks.size(); ++i) staged[static_cast<int64_t>(i)].copy_(batch.tasks[i].pixels);
+    auto pixels = NormalizePixels(staged.to(device, /*non_blocking=*/true), preprocess_);
+    return classifier_->Classify(pixels, adapter);
   });
 }
 
@@ -28,9 +33,17 @@ void ClassifierExecutor::Execute(Batch<ClassifyTask> batch) {
   absl::StatusOr<torch::Tensor> probabilities = Classify(batch);
   const BatchClock::duration took = BatchClock::now() - start;
   batch_time_.Observe(took);
-  const int size = static_cast<int>(batch.tasks.size());
-  metrics_->ObserveBatch(size, Seconds(took));
+  metrics_->ObserveBatch(static_cast<int>(batch.tasks.size()), Seconds(took));
   if (auto in_use = DeviceMemoryInUse(classifier_->model().options().device)) metrics_->SetGpuMemory(*in_use);
+  auto finished = std::make_shared<Batch<ClassifyTask>>(std::move(batch));
+  completions_->Submit([this, finished, probabilities = std::move(probabilities), start, took] {
+    Complete(*finished, probabilities, start, took);
+  });
+}
+
+void ClassifierExecutor::Complete(Batch<ClassifyTask>& batch, const absl::StatusOr<torch::Tensor>& probabilities,
+                                  BatchClock::time_point start, BatchClock::duration took) const {
+  const int size = static_cast<int>(batch.tasks.size());
   for (int i = 0; i < size; ++i) {
     ClassifyTask& task = batch.tasks[i];
     if (!probabilities.ok()) {

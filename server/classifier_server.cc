@@ -94,7 +94,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   MG_RETURN_IF_ERROR(s->LoadConfiguredAdapters(config));
   MG_ASSIGN_OR_RETURN(const double batch_seconds, s->WarmUp());
   s->executor_ = std::make_unique<ClassifierExecutor>(
-      s->classifier_.get(), s->metrics_.get(),
+      s->classifier_.get(), s->bundle_.preprocess, s->metrics_.get(),
       std::chrono::duration_cast<BatchClock::duration>(std::chrono::duration<double>(batch_seconds)));
   s->batcher_ = std::make_unique<ClassifyScheduler>(
       PolicyOf(config.batching), s->executor_.get(),
@@ -124,6 +124,7 @@ void ClassifierServer::Shutdown(std::chrono::seconds grace) {
   loader_->Stop();  // answers the loads still open: the drain below waits for every call's answer
   host_->Shutdown(grace);  // in-flight calls finish on the running batcher
   batcher_->Stop();
+  executor_->Stop();
 }
 
 ClassifierServer::~ClassifierServer() {

@@ -47,7 +47,7 @@ done
 run "$bin/medgemma-server" --help
 server_flags=$(flag_names)
 for flag in --config --model --model-id --device --dtype --attention --listen --metrics-listen --auth-tokens-file \
-  --log-level --adapters-dir --adapter-root --default-adapter; do
+  --reflection --log-level --adapters-dir --adapter-root --default-adapter; do
   check "medgemma-server --help lists $flag" stdout_has "  $flag"
 done
 run "$bin/medgemma-trainer" --help
@@ -57,7 +57,7 @@ for flag in --state-dir --data-root --server; do
 done
 shared=$(LC_ALL=C comm -12 <(echo "$server_flags") <(echo "$trainer_flags") | tr '\n' ' ')
 check "the trainer has every model and endpoint flag of the server" \
-  test "$shared" = "--attention --auth-tokens-file --config --device --dtype --help --listen --log-level --metrics-listen --model --model-id --version "
+  test "$shared" = "--attention --auth-tokens-file --config --device --dtype --help --listen --log-level --metrics-listen --model --model-id --reflection --version "
 
 run "$bin/medgemma-server" --frobnicate
 rc=$?

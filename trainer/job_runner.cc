@@ -130,6 +130,7 @@ absl::StatusOr<JobRunner::Update> JobRunner::WaitForUpdate(const std::string& jo
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
   changed_.wait_until(lock, deadline, [&] { return it->second.version > after || stopping_; });
+  if (stopping_ && it->second.version <= after) return absl::UnavailableError("trainer is shutting down");
   return Update{it->second.record.status, it->second.version};
 }
 

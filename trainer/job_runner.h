@@ -44,7 +44,9 @@ class JobRunner {
     v1::JobStatus status;
     uint64_t version = 0;
   };
-  // The job's status once its version exceeds `after`, or the current one at `deadline`.
+  // The job's status once its version exceeds `after`, or the current one at `deadline`. Once the
+  // runner is stopping, UNAVAILABLE instead of a status the caller has already seen: watchers end
+  // rather than hold the server's shutdown for its whole grace period.
   absl::StatusOr<Update> WaitForUpdate(const std::string& job_id, uint64_t after,
                                        std::chrono::system_clock::time_point deadline) const;
 

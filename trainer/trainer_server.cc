@@ -30,7 +30,8 @@ void TrainerServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   host_->SetServing(false);
-  // Watchers wake when the runner stops; then the server can finish their calls.
+  // Watches end (UNAVAILABLE) when the runner stops, so the server's shutdown need not wait out the
+  // grace period for them.
   runner_->Stop();
   host_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
 }

@@ -33,7 +33,8 @@ grpc::Status TrainerService::WatchJob(grpc::ServerContext* context, const v1::Ge
   if (grpc::Status s = auth_->Check(*context, rpc::Role::kClassify); !s.ok()) return s;
   uint64_t seen = 0;
   while (!context->IsCancelled()) {
-    // Wakes on every change, and at least every poll period to notice a departed client.
+    // Wakes on every change, and at least every poll period to notice a departed client; ends with
+    // UNAVAILABLE once the trainer is shutting down.
     auto update = runner_->WaitForUpdate(request->job_id(), seen, std::chrono::system_clock::now() + kWatchPoll);
     if (!update.ok()) return rpc::ToGrpcStatus(update.status());
     if (update->version == seen) continue;

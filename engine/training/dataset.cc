@@ -4,12 +4,15 @@
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
-#include <absl/strings/str_split.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
+#include <unordered_map>
 
+#include "base/csv.h"
 #include "base/file_util.h"
 #include "base/status_macros.h"
 
@@ -38,16 +41,25 @@ class Problems {
   size_t count_ = 0;
 };
 
-std::vector<std::vector<std::string>> ReadCsvRows(const std::string& text) {
+// The rows of a CSV file, each field trimmed of surrounding whitespace ("path, label" has always
+// been accepted). Row i is the file's record i + 1, as a spreadsheet numbers it.
+absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsvRows(const fs::path& csv, const std::string& what) {
+  auto text = ReadFileToString(csv);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", text.status().message()));
+  auto records = ParseCsv(*text);
+  if (!records.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", csv.string(), ": ", records.status().message()));
+  }
   std::vector<std::vector<std::string>> rows;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    std::vector<std::string> fields;
-    for (absl::string_view f : absl::StrSplit(line, ',')) fields.emplace_back(absl::StripAsciiWhitespace(f));
-    rows.push_back(std::move(fields));
+  rows.reserve(records->size());
+  for (CsvRecord& record : *records) {
+    for (std::string& field : record.fields) field = std::string(absl::StripAsciiWhitespace(field));
+    rows.push_back(std::move(record.fields));
   }
   return rows;
 }
+
+bool IsBlank(const std::vector<std::string>& row) { return row.empty() || (row.size() == 1 && row[0].empty()); }
 
 absl::Status CheckInsideRoots(const fs::path& path, const std::vector<fs::path>& roots, const std::string& what) {
   if (IsUnderRoots(path, roots)) return absl::OkStatus();
@@ -56,13 +68,62 @@ absl::Status CheckInsideRoots(const fs::path& path, const std::vector<fs::path>&
                    [](std::string* out, const fs::path& p) { out->append(p.string()); }), ")"));
 }
 
-// The problem with one image row, or "" when it is fine.
+std::string Outside(const fs::path& path) { return absl::StrCat(path.string(), " is outside the data roots"); }
+std::string Missing(const fs::path& path) { return absl::StrCat(path.string(), " does not exist"); }
+
+// The problem with one image, or "" when it is fine: outside the data roots (symlinks and ".."
+// resolved), or not a regular file.
 std::string ImageProblem(const fs::path& path, const std::vector<fs::path>& roots) {
-  if (!IsUnderRoots(path, roots)) return absl::StrCat(path.string(), " is outside the data roots");
+  if (!IsUnderRoots(path, roots)) return Outside(path);
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return absl::StrCat(path.string(), " does not exist");
+  if (!fs::is_regular_file(path, ec)) return Missing(path);
   return "";
 }
+
+// ImageProblem at a cost that stays small for data sets of 10^5 rows: each distinct directory is
+// resolved and placed against the roots once, and each file in it then costs one lstat. A file
+// that is itself a symlink, or a name such as "..", takes ImageProblem's full path.
+class ImageChecker {
+ public:
+  explicit ImageChecker(const std::vector<fs::path>& roots) : roots_(roots) {}
+
+  std::string Problem(const fs::path& path) {
+    const fs::path name = path.filename();
+    if (name.empty() || name == "." || name == "..") return ImageProblem(path, roots_);
+    const Directory& dir = Resolved(path.has_parent_path() ? path.parent_path() : fs::path("."));
+    if (!dir.real) return ImageProblem(path, roots_);
+    struct stat st {};
+    // Through a directory that does not exist ("gone/../a.png"), the path names no file.
+    const bool found = dir.exists && ::lstat((*dir.real / name).c_str(), &st) == 0;
+    if (found && S_ISLNK(st.st_mode)) return ImageProblem(path, roots_);
+    // A name outside the roots' directories can still be a root itself (and then no file).
+    if (!dir.inside && !IsUnderRoots(path, roots_)) return Outside(path);
+    if (!found || !S_ISREG(st.st_mode)) return Missing(path);
+    return "";
+  }
+
+ private:
+  struct Directory {
+    std::optional<fs::path> real;  // symlinks and ".." resolved; unset when that failed
+    bool exists = false;           // as a directory
+    bool inside = false;
+  };
+
+  const Directory& Resolved(const fs::path& dir) {
+    auto [it, added] = directories_.try_emplace(dir.native());
+    if (added) {
+      std::error_code ec;
+      fs::path real = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+      if (!ec) it->second.real = std::move(real);
+      it->second.exists = fs::is_directory(dir, ec);
+      it->second.inside = IsUnderRoots(dir, roots_);
+    }
+    return it->second;
+  }
+
+  const std::vector<fs::path>& roots_;
+  std::unordered_map<std::string, Directory> directories_;
+};
 
 int LabelFromBreakHisPath(const fs::path& relative, const Task& task) {
   std::vector<std::string> parts;
@@ -90,15 +151,14 @@ int LabelFromManifestField(const std::string& field, const Task& task) {
 absl::StatusOr<std::vector<LabeledImage>> ReadManifest(const fs::path& csv, const Task& task,
                                                        const std::vector<fs::path>& roots, const std::string& split) {
   MG_RETURN_IF_ERROR(CheckInsideRoots(csv, roots, absl::StrCat(split, " manifest")));
-  auto text = ReadFileToString(csv);
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(split, " manifest: ", text.status().message()));
-  const auto rows = ReadCsvRows(*text);
+  MG_ASSIGN_OR_RETURN(const auto rows, ReadCsvRows(csv, absl::StrCat(split, " manifest")));
   std::vector<LabeledImage> images;
+  ImageChecker checker(roots);
   Problems problems;
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[i];
     const std::string where = absl::StrCat(csv.filename().string(), " row ", i + 1);
-    if (row.size() == 1 && row[0].empty()) continue;
+    if (IsBlank(row)) continue;
     if (i == 0 && row.size() == 2 && absl::AsciiStrToLower(row[0]) == "path") continue;  // header
     if (row.size() != 2 || row[0].empty()) {
       problems.Add(absl::StrCat(where, ": expected 'path,label'"));
@@ -107,7 +167,7 @@ absl::StatusOr<std::vector<LabeledImage>> ReadManifest(const fs::path& csv, cons
     const int label = LabelFromManifestField(row[1], task);
     if (label < 0) problems.Add(absl::StrCat(where, ": unknown label '", row[1], "'"));
     const fs::path path = fs::path(row[0]).is_absolute() ? fs::path(row[0]) : csv.parent_path() / row[0];
-    if (std::string p = ImageProblem(path, roots); !p.empty()) problems.Add(absl::StrCat(where, ": ", p));
+    if (std::string p = checker.Problem(path); !p.empty()) problems.Add(absl::StrCat(where, ": ", p));
     if (label >= 0) images.push_back({path, label});
   }
   MG_RETURN_IF_ERROR(problems.ToStatus(absl::StrCat(split, " manifest ", csv.string())));
@@ -155,18 +215,17 @@ absl::StatusOr<DatasetSplits> LoadBreakHis(const BreakHisSource& source, const T
   const fs::path csv = source.folds_csv.empty() ? source.root / "Folds.csv"
                        : source.folds_csv.is_absolute() ? source.folds_csv : source.root / source.folds_csv;
   MG_RETURN_IF_ERROR(CheckInsideRoots(csv, roots, "folds csv"));
-  auto text = ReadFileToString(csv);
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("folds csv: ", text.status().message()));
-  const auto rows = ReadCsvRows(*text);
-  if (rows.empty() || absl::StrJoin(rows[0], ",") != "fold,mag,grp,filename") {
+  MG_ASSIGN_OR_RETURN(const auto rows, ReadCsvRows(csv, "folds csv"));
+  if (rows.empty() || rows[0] != std::vector<std::string>{"fold", "mag", "grp", "filename"}) {
     return absl::InvalidArgumentError(absl::StrCat(csv.string(), ": the header must be 'fold,mag,grp,filename'"));
   }
   DatasetSplits splits;
+  ImageChecker checker(roots);
   Problems problems;
   for (size_t i = 1; i < rows.size(); ++i) {
     const auto& row = rows[i];
-    if (row.size() == 1 && row[0].empty()) continue;
-    const std::string where = absl::StrCat("Folds.csv row ", i + 1);
+    if (IsBlank(row)) continue;
+    const std::string where = absl::StrCat(csv.filename().string(), " row ", i + 1);
     int fold = 0, mag = 0;
     if (row.size() != 4 || !absl::SimpleAtoi(row[0], &fold) || !absl::SimpleAtoi(row[1], &mag) ||
         (row[2] != "train" && row[2] != "test")) {
@@ -177,7 +236,7 @@ absl::StatusOr<DatasetSplits> LoadBreakHis(const BreakHisSource& source, const T
     const int label = LabelFromBreakHisPath(row[3], task);
     if (label < 0) problems.Add(absl::StrCat(where, ": no task label for the tumour type in ", row[3]));
     const fs::path path = source.root / row[3];
-    if (std::string p = ImageProblem(path, roots); !p.empty()) problems.Add(absl::StrCat(where, ": ", p));
+    if (std::string p = checker.Problem(path); !p.empty()) problems.Add(absl::StrCat(where, ": ", p));
     if (label >= 0) (row[2] == "train" ? splits.train : splits.eval).push_back({path, label});
   }
   MG_RETURN_IF_ERROR(problems.ToStatus(csv.string()));

@@ -37,6 +37,8 @@ struct ManifestSource {
   std::filesystem::path eval_csv;   // label: the task label's name or index
 };
 
+// Both files are RFC 4180 CSV (base/csv.h: a path with a comma is quoted), each field trimmed of
+// surrounding whitespace; problems name the row as a spreadsheet numbers it.
 // Folds.csv columns fold,mag,grp,filename; grp "train" feeds training and "test" evaluation. A
 // row's label is "<group>_<type>" (or "<type>") from .../<group>/SOB/<type>/... in its filename.
 absl::StatusOr<DatasetSplits> LoadBreakHis(const BreakHisSource& source, const Task& task,

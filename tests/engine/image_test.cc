@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <tiffio.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 
+#include "base/file_util.h"
 #include "engine/image_decoder.h"
 #include "engine/image_preprocessor.h"
 #include "tests/engine/test_support.h"
@@ -93,6 +96,114 @@ TEST(ImageDecoderTest, TiffWithRepeatedSizeTagsCannotSlipPastThePixelLimit) {
   auto decoded = DecodeImage(huge, ImageLimits{});
   ASSERT_FALSE(decoded.ok());
   EXPECT_NE(decoded.status().message().find("limit"), std::string::npos) << decoded.status();
+}
+
+// A 4x2 CMYK TIFF written by libtiff, each row these inks: white paper, full cyan, full black, a
+// mix, in the layout asked for.
+struct CmykLayout {
+  bool planar = false;
+  uint16_t compression = COMPRESSION_NONE;
+  uint16_t bits = 8;
+  uint16_t samples = 4;
+  uint16_t extra_type = EXTRASAMPLE_UNSPECIFIED;  // of the samples past the fourth
+  uint16_t inkset = INKSET_CMYK;
+};
+constexpr std::array<std::array<uint8_t, 4>, 4> kInks = {
+    {{0, 0, 0, 0}, {255, 0, 0, 0}, {0, 0, 0, 255}, {200, 100, 50, 100}}};
+
+std::string CmykTiff(const CmykLayout& layout) {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "cmyk.tif").string();
+  TIFF* tiff = TIFFOpen(path.c_str(), "w");
+  EXPECT_NE(tiff, nullptr);
+  const uint32_t width = kInks.size(), height = 2;
+  TIFFSetField(tiff, TIFFTAG_IMAGEWIDTH, width);
+  TIFFSetField(tiff, TIFFTAG_IMAGELENGTH, height);
+  TIFFSetField(tiff, TIFFTAG_BITSPERSAMPLE, layout.bits);
+  TIFFSetField(tiff, TIFFTAG_SAMPLESPERPIXEL, layout.samples);
+  TIFFSetField(tiff, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_SEPARATED);
+  TIFFSetField(tiff, TIFFTAG_INKSET, layout.inkset);
+  TIFFSetField(tiff, TIFFTAG_PLANARCONFIG, layout.planar ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG);
+  TIFFSetField(tiff, TIFFTAG_COMPRESSION, layout.compression);
+  TIFFSetField(tiff, TIFFTAG_ROWSPERSTRIP, 1);
+  if (layout.samples > 4) {
+    const std::vector<uint16_t> extra(layout.samples - 4, layout.extra_type);
+    TIFFSetField(tiff, TIFFTAG_EXTRASAMPLES, static_cast<uint16_t>(extra.size()), extra.data());
+  }
+  for (uint16_t plane = 0; plane < (layout.planar ? layout.samples : 1); ++plane) {
+    for (uint32_t y = 0; y < height; ++y) {
+      std::vector<uint8_t> row;
+      const auto put = [&](uint8_t value) {
+        if (layout.bits == 8) {
+          row.push_back(value);
+          return;
+        }
+        const uint16_t wide = value * 257;  // high byte `value`; libtiff writes from the host's order
+        const auto* two = reinterpret_cast<const uint8_t*>(&wide);
+        row.insert(row.end(), two, two + 2);
+      };
+      for (const auto& inks : kInks) {
+        for (uint16_t s = 0; s < (layout.planar ? 1 : layout.samples); ++s) {
+          const uint16_t sample = layout.planar ? plane : s;
+          put(sample < 4 ? inks[sample] : 77);
+        }
+      }
+      EXPECT_EQ(TIFFWriteScanline(tiff, row.data(), y, plane), 1);
+    }
+  }
+  TIFFClose(tiff);
+  return *ReadFileToString(path);
+}
+
+TEST(ImageDecoderTest, CmykTiffIsConvertedAsPillowConvertsIt) {
+  // Image.fromarray(inks, "CMYK").convert("RGB") in Pillow 13; libtiff's RGBA interface (under
+  // OpenCV) gives (33, 94, 124) for the mix.
+  const std::array<std::array<uint8_t, 3>, 4> pillow = {{{255, 255, 255}, {0, 255, 255}, {0, 0, 0}, {33, 94, 125}}};
+  CmykLayout planar, lzw, sixteen_bit, extra_samples;
+  planar.planar = true;
+  lzw.compression = COMPRESSION_LZW;
+  sixteen_bit.bits = 16;
+  extra_samples.samples = 5;
+  for (const auto& [name, layout] : std::vector<std::pair<std::string, CmykLayout>>{
+           {"interleaved", CmykLayout{}}, {"planar", planar}, {"lzw", lzw}, {"16-bit", sixteen_bit},
+           {"unspecified extra sample", extra_samples}}) {
+    const std::string bytes = CmykTiff(layout);
+    auto header = ReadImageHeader(bytes);
+    ASSERT_TRUE(header.ok()) << name << header.status();
+    EXPECT_TRUE(header->cmyk) << name;
+    auto image = DecodeImage(bytes, ImageLimits{});
+    ASSERT_TRUE(image.ok()) << name << image.status();
+    ASSERT_EQ(image->width, 4) << name;
+    ASSERT_EQ(image->height, 2) << name;
+    for (size_t i = 0; i < image->pixels.size(); ++i) {
+      EXPECT_EQ(image->pixels[i], pillow[(i / 3) % 4][i % 3]) << name << " pixel " << i / 3 << " channel " << i % 3;
+    }
+  }
+  ImageLimits small;
+  small.max_pixels = 7;
+  EXPECT_NE(DecodeImage(CmykTiff(CmykLayout{}), small).status().message().find("limit"), std::string::npos);
+}
+
+TEST(ImageDecoderTest, CmykTiffLayoutsPillowDoesNotReadAreRefusedByName) {
+  CmykLayout alpha, other_inks;
+  alpha.samples = 5;
+  alpha.extra_type = EXTRASAMPLE_UNASSALPHA;
+  other_inks.inkset = INKSET_MULTIINK;
+  for (const auto& [layout, expect] : std::vector<std::pair<CmykLayout, std::string>>{
+           {alpha, "are not supported"}, {other_inks, "is not CMYK"}}) {
+    std::string bytes = CmykTiff(layout);
+    auto image = DecodeImage(bytes, ImageLimits{});
+    ASSERT_FALSE(image.ok()) << expect;
+    EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(image.status().message().find(expect), std::string::npos) << image.status();
+  }
+  CmykLayout lzw;
+  lzw.compression = COMPRESSION_LZW;
+  std::string corrupt = CmykTiff(lzw);
+  std::fill(corrupt.begin() + 8, corrupt.begin() + 24, '\xff');  // the first strip's LZW codes
+  auto image = DecodeImage(corrupt, ImageLimits{});
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument) << image.status();
+  EXPECT_NE(image.status().message().find("cannot read row"), std::string::npos) << image.status();
 }
 
 TEST(ImageDecoderTest, RawRgbNeedsExactlyWidthTimesHeightTimesThreeBytes) {

@@ -166,6 +166,30 @@ TEST(LoraAdapterTest, MismatchesAreRefusedByName) {
   EXPECT_EQ(LoraAdapter::Load(empty.path(), base, torch::kCPU).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(LoraAdapterTest, HostileConfigsAreInvalidArgumentNotACrash) {
+  auto adapter = TrainedLookingAdapter(LoraConfig{}, 14);
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string fields = R"({"r": 8, "lora_alpha": 8, "target_modules": "all-linear", )";
+  struct Case {
+    std::string config;
+    const char* expect;
+  } cases[] = {
+      {deep, "adapter_config.json: nesting deeper than 64 levels"},
+      {fields + R"("peft_type": )" + deep + "}", "adapter_config.json: nesting deeper than 64 levels"},
+      {"[]", "adapter_config.json is not a JSON object"},
+      {fields + R"("use_dora": "yes"})", "adapter_config.json: [json.exception.type_error"},
+      {fields + R"("r": 8)", "adapter_config.json is not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    TempDir dir;
+    ASSERT_TRUE(adapter->Save(dir.path()).ok());
+    ASSERT_TRUE(WriteStringAtomically(dir.path() / "adapter_config.json", c.config).ok());
+    auto loaded = LoraAdapter::Load(dir.path(), TinyBundle().model->weights(), torch::kCPU);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << c.expect << ": " << loaded.status();
+    EXPECT_NE(std::string(loaded.status().message()).find(c.expect), std::string::npos) << loaded.status();
+  }
+}
+
 TEST(LoraAdapterTest, SeveralAdaptersServeSideBySide) {
   const auto& b = TinyBundle();
   auto classifier = Classifier::Create(b.model, *b.tokenizer, DefaultBreakHisTask(), b.add_bos_token);

@@ -80,6 +80,12 @@ TEST(SafetensorsTest, LyingHeadersAreRejectedWithTheTensorName) {
       {R"({"w":{"shape":[1],"data_offsets":[0,4]}})", "dtype"},
       {R"(not json)", "JSON"},
   };
+  // nlohmann copies (and would recurse through) data_offsets; the parse refuses the depth instead.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string nested = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":)" + deep + "}}";
+  const absl::Status too_deep = OpenBytes(dir, WithHeader(nested, data));
+  EXPECT_EQ(too_deep.code(), absl::StatusCode::kInvalidArgument) << too_deep;
+  EXPECT_NE(std::string(too_deep.message()).find("nesting deeper than 64 levels"), std::string::npos) << too_deep;
   for (const auto& c : cases) {
     const absl::Status st = OpenBytes(dir, WithHeader(c.header, data));
     EXPECT_FALSE(st.ok()) << c.header;

@@ -1,6 +1,6 @@
 // Regression tests for adapters a hostile client or a careless operator hands LoadAdapter: files
 // that are not regular files, files over the size bound, symlinks out of the adapter roots,
-// NaN/Inf or integer weights and absurd scaling. Each is refused with a clear code, quickly, and the
+// NaN/Inf or integer weights, absurd scaling and a config nested past any stack. Each is refused with a clear code, quickly, and the
 // server keeps answering with finite probabilities afterwards.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -148,6 +148,16 @@ TEST_F(AdapterSafetyTest, AbsurdScalingIsRefused) {
     EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT) << alpha << ": " << status.error_message();
     RemoveTree(dir);
   }
+  ExpectServing();
+}
+
+TEST_F(AdapterSafetyTest, DeeplyNestedConfigIsInvalidArgument) {
+  const fs::path dir = CopyOfA1("deep");
+  ASSERT_TRUE(WriteStringAtomically(dir / kConfig, std::string(100000, '[') + std::string(100000, ']')).ok());
+  const grpc::Status status = Load("deep", dir);
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("adapter_config.json: nesting deeper than 64 levels"), std::string::npos)
+      << status.error_message();
   ExpectServing();
 }
 

@@ -2,8 +2,10 @@
 """What both services get from rpc/service_host, seen from outside the binaries.
 
 Starts build/bin/medgemma-trainer and medgemma-server on the tiny model (127.0.0.1, ephemeral
-ports) and checks: gRPC server reflection lists each one's services and serves their descriptors;
-a second process cannot take a port already in use; stderr is JSON lines (ts, level, msg) with the
+ports) and checks: gRPC server reflection is off by default and, when configured, lists each one's
+services and serves their descriptors; bytes that do not parse as a method's request are
+INVALID_ARGUMENT naming the request type, on unary and streaming methods alike; a second process
+cannot take a port already in use; stderr is JSON lines (ts, level, msg) with the
 start-up settings, the auth set-up, access denials (method, peer, reason) and job state changes,
 and never a token; request-level lines appear only with --log-level debug; SIGTERM exits 0.
 
@@ -143,6 +145,49 @@ def raw_call(port, method, token):
             return e.code()
 
 
+def garbage_call(port, kind, method, token=None):
+    """A call of `kind` ("unary", "server_stream", "bidi_stream") whose one request is bytes that
+    parse as no protobuf message (a field tag with wire type 7); (status code, details)."""
+    import grpc
+    garbage = b"\xff\xff\xff\xff\x0f"
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        identity = {"request_serializer": None, "response_deserializer": None}
+        try:
+            if kind == "unary":
+                channel.unary_unary(method, **identity)(garbage, metadata=metadata, timeout=30)
+            elif kind == "server_stream":
+                list(channel.unary_stream(method, **identity)(garbage, metadata=metadata, timeout=30))
+            else:
+                list(channel.stream_stream(method, **identity)(iter([garbage]), metadata=metadata, timeout=30))
+            return grpc.StatusCode.OK, ""
+        except grpc.RpcError as e:
+            return e.code(), e.details() or ""
+
+
+def garbage_checks(name, port, calls, token=None):
+    import grpc
+    for kind, method, request_type in calls:
+        code, details = garbage_call(port, kind, method, token)
+        check(f"{name}: garbage bytes to {method} ({kind}) are INVALID_ARGUMENT naming {request_type}",
+              code == grpc.StatusCode.INVALID_ARGUMENT and f"not a valid {request_type} message" in details,
+              f"{code} {details!r}")
+
+
+def reflection_code(port):
+    """The status of a list_services call on the reflection service: OK where it is served."""
+    import grpc
+    import reflection_pb2 as pb
+    import reflection_pb2_grpc as rpc
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            next(iter(rpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([pb.ServerReflectionRequest(list_services="*")]), timeout=30)))
+            return grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            return e.code()
+
+
 def find(log, msg, **fields):
     return [line for line in log if line.get("msg") == msg and all(line.get(k) == v for k, v in fields.items())]
 
@@ -169,7 +214,7 @@ def trainer_checks(args, work, model):
         f.write(f"model: {{dir: {model}, device: cpu, dtype: float32, attention: eager}}\n"
                 f"listen: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\nstate_dir: {work}/trainer\n"
                 f"data_roots: [{data}]\nauth: {{tokens_env: MEDGEMMA_TEST_TRAINER_TOKENS}}\n"
-                "promotion: {servers: []}\n")
+                "promotion: {servers: []}\nreflection: true\n")
     env = dict(os.environ, MEDGEMMA_TEST_TRAINER_TOKENS=f"admin {ADMIN_TOKEN}")
     trainer = Service([os.path.join(args.bin_dir, "medgemma-trainer"), "--config", config], work, "trainer", env)
     try:
@@ -180,6 +225,9 @@ def trainer_checks(args, work, model):
               str(names))
         check("trainer: reflection serves medgemma.v1.Trainer's descriptor",
               "medgemma.v1.Trainer" in described.get("medgemma.v1.Trainer", []), str(described))
+        garbage_checks("trainer", port, [("unary", "/medgemma.v1.Trainer/StartFineTune", "medgemma.v1.FineTuneRequest"),
+                                         ("server_stream", "/medgemma.v1.Trainer/WatchJob",
+                                          "medgemma.v1.GetStatusRequest")], ADMIN_TOKEN)
 
         second = Service([os.path.join(args.bin_dir, "medgemma-trainer"), "--config", config, "--listen",
                           f"127.0.0.1:{port}", "--state-dir", f"{work}/trainer2"], work, "trainer2", env)
@@ -203,6 +251,7 @@ def trainer_checks(args, work, model):
         check("trainer: start-up settings are logged",
               started and started[0].get("model_dir") == model and started[0].get("attention") == "eager"
               and started[0].get("auth_tokens_env") == "MEDGEMMA_TEST_TRAINER_TOKENS", str(started))
+        check("trainer: reflection: true is logged", started and started[0].get("reflection") is True, str(started))
         check("trainer: auth is logged on, with its token count",
               find(log, "auth", enabled=True, tokens=1), str(find(log, "auth")))
         check("trainer: the listening ports are logged", find(log, "listening", port=port))
@@ -222,6 +271,7 @@ def trainer_checks(args, work, model):
 
 
 def server_checks(args, work, model):
+    import grpc
     bad_image = os.path.join(work, "not-an-image.png")
     with open(bad_image, "wb") as f:
         f.write(b"not an image")
@@ -229,10 +279,13 @@ def server_checks(args, work, model):
                       "--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-level", "debug"], work, "server")
     try:
         port = server.port()
-        names, described = listed_services(port)
-        check("server: reflection lists Classifier and AdapterAdmin",
-              {"medgemma.v1.Classifier", "medgemma.v1.AdapterAdmin", "grpc.health.v1.Health"} <= set(names),
-              str(names))
+        code = reflection_code(port)
+        check("server: no reflection by default (UNIMPLEMENTED)", code == grpc.StatusCode.UNIMPLEMENTED, str(code))
+        garbage_checks("server", port, [("unary", "/medgemma.v1.Classifier/Classify", "medgemma.v1.ClassifyRequest"),
+                                        ("bidi_stream", "/medgemma.v1.Classifier/ClassifyStream",
+                                         "medgemma.v1.ClassifyRequest"),
+                                        ("unary", "/medgemma.v1.AdapterAdmin/LoadAdapter",
+                                         "medgemma.v1.LoadAdapterRequest")])
         cli = os.path.join(args.bin_dir, "medgemma-cli")
         subprocess.run([cli, "classify", "--server", f"127.0.0.1:{port}", bad_image], capture_output=True, timeout=60)
         subprocess.run([cli, "adapters", "set-default", "--server", f"127.0.0.1:{port}"], capture_output=True,
@@ -241,10 +294,13 @@ def server_checks(args, work, model):
         started = find(log, "starting medgemma-server")
         check("server: start-up settings are logged, batching included",
               started and started[0].get("max_batch_size") == 8 and started[0].get("metrics_listen") == ""
-              and started[0].get("tls") == "off", str(started))
+              and started[0].get("tls") == "off" and started[0].get("reflection") is False, str(started))
         check("server: auth is logged off", find(log, "auth", enabled=False, tokens=0))
         check("server: the model's device and dtype are logged", find(log, "model loaded", device="cpu", dtype="float32"))
         calls = find(log, "call", method="/medgemma.v1.Classifier/ClassifyStream", code="OK")
+        check("server: the call log shows the unparsable request's INVALID_ARGUMENT",
+              find(log, "call", method="/medgemma.v1.Classifier/Classify", code="INVALID_ARGUMENT"),
+              str(find(log, "call", method="/medgemma.v1.Classifier/Classify")))
         check("server: with --log-level debug every call is logged, with its peer",
               calls and all(c.get("peer", "").startswith("ipv4:127.0.0.1:") for c in find(log, "call")),
               str(find(log, "call")))

@@ -1,6 +1,8 @@
 // medgemma-trainer for real on 127.0.0.1: bad requests, the whole fine-tune-and-promote story
-// against a running medgemma-server under load, cancellation and queueing, and a kill -9 of the
-// trainer binary mid-job followed by a resume that ends on the uninterrupted run's adapter.
+// against a running medgemma-server under load, cancellation and queueing, a kill -9 of the
+// trainer binary mid-job followed by a resume that ends on the uninterrupted run's adapter, and a
+// SIGTERM with watches open that ends them and exits well inside the grace period.
+#include <absl/cleanup/cleanup.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -9,6 +11,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <thread>
@@ -293,21 +296,39 @@ struct TrainerProcess {
     return p;
   }
   void Kill9() {
+    if (pid <= 0) return;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  // The wait status once the process has exited, or nullopt (and the process killed) after `limit`.
+  std::optional<int> WaitForExit(std::chrono::seconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Kill9();
+    return std::nullopt;
   }
 };
+
+std::string TrainerYaml(const fs::path& state, const fs::path& data, const std::string& extra) {
+  return "model: {dir: " + testing::TinyModelDir().string() +
+         ", device: cpu, dtype: float32, attention: eager}\n"
+         "listen: 127.0.0.1:0\nmetrics_listen: \"\"\nstate_dir: " + state.string() + "\ndata_roots: [" +
+         data.string() + "]\nauth: {tokens_env: \"\"}\n" + extra;
+}
 
 TEST_F(TrainerTest, KillDashNineMidJobThenResumeEndsOnTheUninterruptedAdapter) {
   WriteData(1);
   const fs::path config = dir_.path() / "trainer.yaml";
-  ASSERT_TRUE(WriteStringAtomically(config, "model: {dir: " + testing::TinyModelDir().string() +
-                                                ", device: cpu, dtype: float32, attention: eager}\n"
-                                                "listen: 127.0.0.1:0\nmetrics_listen: \"\"\n"
-                                                "state_dir: " + state().string() + "\ndata_roots: [" +
-                                                data().string() + "]\ndefaults: {checkpoint_every_steps: 3}\n"
-                                                "auth: {tokens_env: \"\"}\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteStringAtomically(config, TrainerYaml(state(), data(), "defaults: {checkpoint_every_steps: 3}\n")).ok());
   v1::FineTuneRequest request = DemoRequest(data(), 3);
   request.mutable_hyperparameters()->set_micro_batch_size(2);
   request.mutable_hyperparameters()->set_lora_dropout(0.1f);
@@ -358,6 +379,80 @@ TEST_F(TrainerTest, KillDashNineMidJobThenResumeEndsOnTheUninterruptedAdapter) {
     worst = std::max(worst, (ma[i].second->b - mb[i].second->b).abs().max().item<double>());
   }
   EXPECT_LE(worst, 1e-5);
+}
+
+// SIGTERM while WatchJob streams are open on a running and on a queued job: the watches end at once
+// with UNAVAILABLE "trainer is shutting down" and the process exits well inside its grace period
+// (an open watch once held the shutdown for the whole period).
+TEST_F(TrainerTest, SigtermEndsOpenWatchesAndExitsWellInsideTheGracePeriod) {
+  WriteData(1);
+  const fs::path config = dir_.path() / "trainer.yaml";
+  ASSERT_TRUE(WriteStringAtomically(config, TrainerYaml(state(), data(), "shutdown_grace_seconds: 30\n")).ok());
+  struct Watch {
+    std::atomic<int> updates{0};
+    grpc::Status end;
+    std::thread thread;
+  };
+  std::vector<Watch> watches(2);
+  auto process = TrainerProcess::Start(config, dir_.path() / "trainer.log");
+  // However the test ends, the trainer is gone (which ends every watch) before the watchers join.
+  auto cleanup = absl::MakeCleanup([&] {
+    process.Kill9();
+    for (auto& watch : watches) {
+      if (watch.thread.joinable()) watch.thread.join();
+    }
+  });
+  ASSERT_GT(process.port, 0);
+  auto stub = TrainerStub(process.port);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < watches.size(); ++i) {
+    grpc::ClientContext context;
+    v1::Job job;
+    ASSERT_TRUE(stub->StartFineTune(&context, DemoRequest(data(), 200), &job).ok());
+    ids.push_back(job.job_id());
+  }
+  for (size_t i = 0; i < watches.size(); ++i) {
+    // Each watcher on a channel of its own that closes when its watch ends, as a CLI's would: gRPC's
+    // graceful shutdown also waits for idle client connections, which this test is not about.
+    watches[i].thread = std::thread([&, i] {
+      auto watch_stub = TrainerStub(process.port);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(2));
+      v1::GetStatusRequest request;
+      request.set_job_id(ids[i]);
+      auto reader = watch_stub->WatchJob(&context, request);
+      v1::JobStatus status;
+      while (reader->Read(&status)) ++watches[i].updates;
+      watches[i].end = reader->Finish();
+    });
+  }
+  auto running = [&] {
+    grpc::ClientContext context;
+    v1::GetStatusRequest request;
+    request.set_job_id(ids[0]);
+    v1::JobStatus s;
+    return stub->GetStatus(&context, request, &s).ok() && s.state() == v1::RUNNING;
+  };
+  for (int i = 0; i < 600 && (!running() || watches[0].updates == 0 || watches[1].updates == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(running());
+  stub.reset();
+
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(process.pid, SIGTERM), 0);
+  const std::optional<int> exit_status = process.WaitForExit(std::chrono::seconds(45));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  std::move(cleanup).Invoke();
+  ASSERT_TRUE(exit_status.has_value()) << "the trainer did not exit within 45 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0) << *exit_status;
+  EXPECT_LT(took, 10.0) << "seconds from SIGTERM to exit, with a 30 s grace period";
+  for (size_t i = 0; i < watches.size(); ++i) {
+    const grpc::Status& end = watches[i].end;
+    EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE) << ids[i] << ": " << end.error_message();
+    EXPECT_NE(end.error_message().find("trainer is shutting down"), std::string::npos)
+        << ids[i] << ": " << end.error_message();
+  }
 }
 
 // A cancel that lands while the worker is picking the job up must never answer CANCELLED for a job

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The GPU machine lacks Debian -dev packages the project needs that shared/device's bundle does
-# not pack: nlohmann-json3-dev, libsqlite3-dev, libssl-dev (base/ hashes with libcrypto), and libprotobuf-dev + protoc (the torch wheel's
+# not pack: nlohmann-json3-dev, libsqlite3-dev, libssl-dev (base/ hashes with libcrypto), libtiff-dev (the
+# bundle has libtiff.so.6 for OpenCV, not its headers), and libprotobuf-dev + protoc (the torch wheel's
 # include directory has only an older protobuf's headers, no library). Packs them into
 # .device/extra.tar.xz; tools/device/setup-extra.sh unpacks it there. Run after make-bundle.sh.
 set -euo pipefail
 out_dir=${1:-.device}
 mkdir -p "$out_dir"
-pkgs="nlohmann-json3-dev libsqlite3-dev libssl-dev libprotobuf-dev protobuf-compiler libprotoc32"
-files=$( (dpkg -L $pkgs; for l in libsqlite3.so libcrypto.so libssl.so libprotobuf.so libprotobuf-lite.so libprotoc.so.32; do
+pkgs="nlohmann-json3-dev libsqlite3-dev libssl-dev libtiff-dev libprotobuf-dev protobuf-compiler libprotoc32"
+files=$( (dpkg -L $pkgs; for l in libsqlite3.so libcrypto.so libssl.so libtiff.so libprotobuf.so libprotobuf-lite.so libprotoc.so.32; do
           readlink -f /usr/lib/x86_64-linux-gnu/$l; done) |
   while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "$f"; done | grep -v -e '^/usr/share/doc' -e '\.a$')
 echo "$files" | tar -cJf "$out_dir/extra.tar.xz" --files-from=-
