@@ -16,6 +16,7 @@
 #include "engine/bounded_json.h"
 #include "engine/safetensors.h"
 #include "base/sha256.h"
+#include "engine/side_stream.h"
 #include "engine/torch_guard.h"
 #include "engine/weight_names.h"
 
@@ -268,8 +269,7 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
       continue;
     }
     LoraWeights& w = adapter->by_linear_[it->second];
-    // Copied either way: the tensor must own its memory once the file's mapping goes away.
-    (parsed->second == 'A' ? w.a : w.b) = device.is_cpu() ? t.clone() : t.to(device);
+    (parsed->second == 'A' ? w.a : w.b) = t.clone();  // own the memory: the file's mapping goes away
     adapter->module_names_[it->second] = linear->module;
   }
   const std::set<int> targeted(targets.begin(), targets.end());
@@ -288,14 +288,20 @@ absl::StatusOr<std::shared_ptr<const LoraAdapter>> LoraAdapter::Load(const fs::p
     return absl::InvalidArgumentError(absl::StrCat("adapter ", dir.string(), " does not fit the base model: ",
                                                    absl::StrJoin(problems, "; ")));
   }
-  MG_RETURN_IF_ERROR(GuardTorch("prepare adapter for inference", [&]() -> absl::Status {
-    for (size_t i = 0; i < linears.size(); ++i) {
-      LoraWeights& w = adapter->by_linear_[i];
-      if (!w.a.defined()) continue;
-      const auto dtype = linears[i]->weight.scalar_type();
-      w.a_compute = w.a.to(dtype);
-      w.b_scaled_compute = (w.b * config.scale()).to(dtype);
-    }
+  // On a side stream: every copy would otherwise wait for the batches queued on the serving stream,
+  // which under load made a hot-swap take seconds.
+  MG_RETURN_IF_ERROR(GuardTorch("move adapter to the device", [&]() -> absl::Status {
+    RunOnSideStream(device, [&] {
+      for (size_t i = 0; i < linears.size(); ++i) {
+        LoraWeights& w = adapter->by_linear_[i];
+        if (!w.a.defined()) continue;
+        w.a = w.a.to(device);
+        w.b = w.b.to(device);
+        const auto dtype = linears[i]->weight.scalar_type();
+        w.a_compute = w.a.to(dtype);
+        w.b_scaled_compute = (w.b * config.scale()).to(dtype);
+      }
+    });
     return absl::OkStatus();
   }));
   return std::shared_ptr<const LoraAdapter>(adapter);
