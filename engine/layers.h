@@ -1,6 +1,8 @@
-// The elementwise and projection operations shared by the vision tower and the decoder, with
-// every dtype cast where transformers puts it (RMSNorm and softmax in float32, LoRA in float32).
-// These throw c10::Error; callers reach them only from inside GuardTorch.
+// The elementwise and projection operations shared by the vision tower and the decoder, with the
+// dtype casts transformers makes (RMSNorm and softmax in float32, LoRA in float32 while training);
+// where we differ for speed (bias and GELU in the GEMM's epilogue, LoRA in the model's dtype for
+// inference) the parity gate of bench/gpu.sh holds it. These throw c10::Error; callers reach them
+// only from inside GuardTorch.
 #pragma once
 
 #include <torch/types.h>
