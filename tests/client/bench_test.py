@@ -11,15 +11,13 @@ server or metrics endpoint. Server start-up and helpers are tests/server/python_
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
-from python_client_test import RESULTS, check, free_port, png_bytes, start_server  # noqa: E402
+from python_client_test import check, free_port, png_bytes, run_against_tiny_server  # noqa: E402
 
 
 def bench(cli, *args, timeout=120):
@@ -129,31 +127,21 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     args = ap.parse_args()
     cli = os.path.join(args.bin_dir, "medgemma-cli")
-    work = tempfile.mkdtemp(prefix="medgemma-bench-test-")
-    server = None
-    try:
-        subprocess.run([cli, "make-tiny-model", "--out", f"{work}/model"], check=True, stdout=subprocess.DEVNULL)
+
+    def body(server, port, metrics_port, work):
         images = os.path.join(work, "images")
         os.makedirs(images)
         for i in range(4):
             with open(os.path.join(images, f"img{i}.png"), "wb") as f:
                 f.write(png_bytes(48 + 8 * i, 40, i))
-        server, port, metrics_port = start_server(args.bin_dir, f"{work}/model")
         # Its logs (an error line per failed request) must not fill the pipe and stall it.
         threading.Thread(target=server.stdout.read, daemon=True).start()
         address, metrics = f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
         sweeps(cli, address, metrics, images)
         text_table(cli, address, metrics, images)
         failures(cli, address, metrics, images)
-        server.terminate()
-        check("the server survives the bench and exits 0 on SIGTERM", server.wait(timeout=30) == 0)
-        server = None
-    finally:
-        if server is not None:
-            server.kill()
-        shutil.rmtree(work, ignore_errors=True)
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    sys.exit(1 if RESULTS["failed"] else 0)
+
+    run_against_tiny_server(args.bin_dir, "medgemma-bench-test-", body)
 
 
 if __name__ == "__main__":

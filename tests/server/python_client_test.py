@@ -168,20 +168,16 @@ def prometheus_checks(metrics_port, expected_ok, work):
         proc.wait(timeout=20)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin-dir", required=True)
-    ap.add_argument("--proto-dir", required=True)
-    args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="medgemma-pytest-")
+def run_against_tiny_server(bin_dir, prefix, body):
+    """Writes a tiny model, starts medgemma-server on it, runs body(server, port, metrics_port, work),
+    checks that SIGTERM then drains it to exit 0, reports the checks and exits with their verdict."""
+    work = tempfile.mkdtemp(prefix=prefix)
     server = None
     try:
-        subprocess.run([os.path.join(args.bin_dir, "medgemma-cli"), "make-tiny-model", "--out", f"{work}/model"],
+        subprocess.run([os.path.join(bin_dir, "medgemma-cli"), "make-tiny-model", "--out", f"{work}/model"],
                        check=True, stdout=subprocess.DEVNULL)
-        generate_stubs(args.proto_dir, work)
-        server, port, metrics_port = start_server(args.bin_dir, f"{work}/model")
-        expected_ok = grpc_checks(port) + cli_checks(args.bin_dir, port, work)
-        prometheus_checks(metrics_port, expected_ok, work)
+        server, port, metrics_port = start_server(bin_dir, f"{work}/model")
+        body(server, port, metrics_port, work)
         server.terminate()
         check("SIGTERM drains and exits 0", server.wait(timeout=30) == 0)
         server = None
@@ -191,6 +187,20 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     sys.exit(1 if RESULTS["failed"] else 0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--proto-dir", required=True)
+    args = ap.parse_args()
+
+    def body(server, port, metrics_port, work):
+        generate_stubs(args.proto_dir, work)
+        expected_ok = grpc_checks(port) + cli_checks(args.bin_dir, port, work)
+        prometheus_checks(metrics_port, expected_ok, work)
+
+    run_against_tiny_server(args.bin_dir, "medgemma-pytest-", body)
 
 
 if __name__ == "__main__":
