@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The serving-speed benchmark, in one call on the GPU machine (build included):
+# The serving-speed benchmark, in one call on the GPU machine (build included, ~9 minutes on a
+# fresh H100 machine):
 #   device run, carry [".device"]:  source .device/setup.sh && bash bench/gpu.sh
 # Stages (STAGES="parity engine hf server", all by default):
-#   parity  writes the 4B-shaped bf16 checkpoint and an all-linear r=8 peft adapter, runs the parity
-#           gate against HF fp32 with and without the adapter (tools/parity/parity.py)
+#   parity  the fused CUDA kernels against their torch chains (cuda_fusions_tests); writes the
+#           4B-shaped bf16 checkpoint and an all-linear r=8 peft adapter, runs the parity gate
+#           against HF fp32 with and without the adapter (tools/parity/parity.py)
 #   engine  classify_bench on that checkpoint, batch 1/8/16, without and with the adapter, and a
 #           kernel-time table of one batch-8 forward of each (torch profiler trace)
 #   hf      HF transformers forward-only throughput in the same run
-#   server  the real server with the adapter as default, swept by `medgemma-cli bench`
-# Writes logs under $OUT (or /tmp/gpu-bench) and bench/RESULTS-run.md for bench/RESULTS.md.
+#   server  the real server without and with the adapter as default, swept by `medgemma-cli bench`,
+#           and three hot-swaps under load
+# Logs go to $OUT (or /tmp/gpu-bench); bench/RESULTS.md is written from them.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-bench}
 mkdir -p "$out"
@@ -16,14 +19,22 @@ stages=${STAGES:-parity engine hf server}
 work=/tmp/parity
 has() { [[ " $stages " == *" $1 "* ]]; }
 
-targets="medgemma-cli classify_bench"
+stage_done() { echo "[gpu.sh] $1 done at ${SECONDS}s" | tee -a "$out/stages.log"; }
+
+targets="medgemma-cli classify_bench cuda_fusions_tests"
 has server && targets+=" medgemma-server"
 bash tools/device/build.sh $targets || exit 1
+stage_done build
 status=0
+if has parity; then
+  build-gpu/bin/cuda_fusions_tests 2>&1 | tee "$out/cuda_fusions.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
+fi
 if has parity || [ ! -d "$work/big" ]; then
   PYTHONUNBUFFERED=1 python3 tools/parity/parity.py --cli build-gpu/bin/medgemma-cli --work "$work" \
     ${PARITY_ARGS:-} 2>&1 | tee "$out/parity.log"
-  status=${PIPESTATUS[0]}
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  stage_done parity
 fi
 if has engine; then
   for adapter in "" "$work/big_adapter"; do
@@ -38,9 +49,11 @@ if has engine; then
     python3 tools/perf/summarize_trace.py "$t" | tee -a "$out/kernels.log"
     gzip -f "$t"
   done
+  stage_done engine
 fi
 if has hf; then
-  PYTHONUNBUFFERED=1 python3 tools/perf/profile_forward.py --only-hf --batches 1,8,16,32 2>&1 | tee "$out/hf.log"
+  PYTHONUNBUFFERED=1 python3 tools/perf/profile_forward.py --only-hf --batches 1,8,16 2>&1 | tee "$out/hf.log"
+  stage_done hf
 fi
 if has server; then
   bench_dir=/tmp/gpu-bench-data
@@ -57,10 +70,10 @@ for i in range(64): ref.make_png(f'$bench_dir/png/{i:03d}.png', 700, 460, i)"
     server=$!
     for _ in $(seq 120); do (echo > /dev/tcp/127.0.0.1/8500) 2>/dev/null && break; sleep 1; done
     for mode in unary stream; do
-      levels=${CONCURRENCY:-1,4,16,64,128}
-      [ $mode = stream ] && levels=16,64
+      levels=${CONCURRENCY:-1,4,16,64}
+      [ $mode = stream ] && levels=64
       build-gpu/bin/medgemma-cli bench --server 127.0.0.1:8500 --images "$bench_dir/png" --mode $mode \
-        --concurrency $levels --warmup-s 2 --duration-s ${DURATION_S:-6} \
+        --concurrency $levels --warmup-s 2 --duration-s ${DURATION_S:-5} \
         --metrics http://127.0.0.1:9500/metrics --json > "$out/bench_${name}_$mode.json"
       python3 tools/perf/bench_table.py --label "$name $mode" "$out/bench_${name}_$mode.json" | tee -a "$out/server.log"
     done
@@ -81,6 +94,7 @@ for i in range(64): ref.make_png(f'$bench_dir/png/{i:03d}.png', 700, 460, i)"
     fi
     kill -TERM $server; wait $server
   done
+  stage_done server
 fi
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee -a "$out/engine.log"
 exit $status

@@ -3,6 +3,11 @@
 # Protobuf before Torch: the CUDA wheel's Caffe2 config otherwise defines an empty
 # protobuf::libprotobuf of its own, and nothing links the real library.
 find_package(Protobuf REQUIRED)
+# Torch's config adds -gencode flags to every CUDA source for this list; its default includes
+# architectures nvcc 13 no longer compiles. The default here is the GPU we run on (H100).
+if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
+endif()
 find_package(Torch REQUIRED)
 # CUDA sources compile wherever libtorch is a CUDA build and nvcc is found: on the GPU machine and
 # on every CPU machine of ours (CI included), where they compile and link but never run. So a
@@ -14,6 +19,8 @@ if(TORCH_CUDA_LIBRARIES)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
+    # libtorch's shared CUDA runtime: a static copy would register our kernels in a second runtime.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
     enable_language(CUDA)
     set(MEDGEMMA_CUDA ON)
   endif()

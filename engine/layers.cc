@@ -2,16 +2,36 @@
 
 #include <torch/torch.h>
 
+#include "engine/cuda_fusions.h"
 #include "engine/lora_adapter.h"
 
 namespace medgemma {
+namespace {
+torch::Tensor GeluTanh(const torch::Tensor& x) { return torch::gelu(x, "tanh"); }
+
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+}  // namespace
 
 torch::Tensor GemmaRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  if (auto fused = FusedGemmaRmsNorm(x, weight, torch::Tensor(), eps)) return *fused;
   // at::rms_norm is the same float32 arithmetic in one fused kernel on CUDA.
   return at::rms_norm(x.to(torch::kFloat), {x.size(-1)}, 1.0 + weight.to(torch::kFloat), eps).to(x.scalar_type());
 }
 
-torch::Tensor GeluTanh(const torch::Tensor& x) { return torch::gelu(x, "tanh"); }
+torch::Tensor AddGemmaRmsNorm(const torch::Tensor& residual, const torch::Tensor& x, const torch::Tensor& weight,
+                              double eps) {
+  if (auto fused = FusedGemmaRmsNorm(x, weight, residual, eps)) return *fused;
+  return residual + GemmaRmsNorm(x, weight, eps);
+}
+
+torch::Tensor GeluTanhMul(const torch::Tensor& gate, const torch::Tensor& up) {
+  if (auto fused = FusedGeluTanhMul(gate, up)) return *fused;
+  return GeluTanh(gate) * up;
+}
 
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps) {
   return torch::layer_norm(x, {x.size(-1)}, w.weight, w.bias, eps);
@@ -75,10 +95,10 @@ std::pair<torch::Tensor, torch::Tensor> Rotary::Tables(const torch::Tensor& posi
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
-torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
-  auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-  return x * cos + rotated * sin;
+torch::Tensor GemmaRmsNormRope(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& cos,
+                               const torch::Tensor& sin, double eps) {
+  if (auto fused = FusedGemmaRmsNormRope(x, weight, cos, sin, eps)) return *fused;
+  return ApplyRope(GemmaRmsNorm(x, weight, eps), cos, sin);
 }
 
 }  // namespace medgemma

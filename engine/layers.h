@@ -22,15 +22,20 @@ struct LoraContext {
   bool checkpoint_activations = false;
 };
 
-// Gemma's RMSNorm: float32 x * rsqrt(mean(x^2) + eps) * (1 + w), cast back to x's dtype.
+// Gemma's RMSNorm: float32 x * rsqrt(mean(x^2) + eps) * (1 + w), cast back to x's dtype. These and
+// the fused forms below run as one CUDA kernel each for bf16 inference (engine/cuda_fusions.h).
 torch::Tensor GemmaRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
-torch::Tensor GeluTanh(const torch::Tensor& x);
+// residual + GemmaRmsNorm(x): the decoder's post-norms.
+torch::Tensor AddGemmaRmsNorm(const torch::Tensor& residual, const torch::Tensor& x, const torch::Tensor& weight,
+                              double eps);
+// gelu_tanh(gate) * up: the decoder's MLP.
+torch::Tensor GeluTanhMul(const torch::Tensor& gate, const torch::Tensor& up);
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps);
 
 // x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale when it targets `linear`: in float32 as
 // peft does while training, in the model's dtype onto the output for inference.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
-// GeluTanh(ApplyLinear(...)), fused into the GEMM on CUDA for inference without an adapter.
+// gelu_tanh(ApplyLinear(...)), fused into the GEMM on CUDA for inference without an adapter.
 torch::Tensor ApplyLinearGelu(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
 
 // Rotary tables for one layer type: inv_freq in float32 as transformers computes it.
@@ -40,7 +45,9 @@ struct Rotary {
   // cos and sin of (B, L, 1, head_dim) in `dtype`, from integer positions (B, L).
   std::pair<torch::Tensor, torch::Tensor> Tables(const torch::Tensor& positions, torch::ScalarType dtype) const;
 };
-// Rotate-half RoPE on (B, L, H, head_dim): heads innermost but one, so every operand is contiguous.
-torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// Rotate-half RoPE of GemmaRmsNorm(x, weight) per head, on (B, L, H, head_dim) (heads innermost
+// but one, so every operand is contiguous): the decoder's q/k norms.
+torch::Tensor GemmaRmsNormRope(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& cos,
+                               const torch::Tensor& sin, double eps);
 
 }  // namespace medgemma

@@ -19,10 +19,11 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
   // Norm and RoPE run on (B, L, H, hd), the projections' own contiguous layout; only attention
   // sees the (B, H, L, hd) view.
   auto heads = [&](const torch::Tensor& t, int64_t n) { return t.view({b, len, n, hd}); };
-  auto q = GemmaRmsNorm(heads(ApplyLinear(x, w.q_proj, lora), c.num_attention_heads), w.q_norm, c.rms_norm_eps);
-  auto k = GemmaRmsNorm(heads(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, c.rms_norm_eps);
-  q = ApplyRope(q, in.cos_sin.first, in.cos_sin.second).transpose(1, 2);
-  k = ApplyRope(k, in.cos_sin.first, in.cos_sin.second).transpose(1, 2);
+  const auto& [cos, sin] = in.cos_sin;
+  auto q = GemmaRmsNormRope(heads(ApplyLinear(x, w.q_proj, lora), c.num_attention_heads), w.q_norm, cos, sin,
+                            c.rms_norm_eps).transpose(1, 2);
+  auto k = GemmaRmsNormRope(heads(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, cos, sin,
+                            c.rms_norm_eps).transpose(1, 2);
   auto v = heads(ApplyLinear(x, w.v_proj, lora), c.num_key_value_heads).transpose(1, 2);
   if (cache != nullptr) {
     cache->keys[layer_index].narrow(2, cache->length, len).copy_(k);
@@ -35,16 +36,16 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
 }
 
 torch::Tensor Mlp(const DecoderLayerWeights& w, const torch::Tensor& x, const LoraContext& lora) {
-  return ApplyLinear(GeluTanh(ApplyLinear(x, w.gate_proj, lora)) * ApplyLinear(x, w.up_proj, lora), w.down_proj, lora);
+  return ApplyLinear(GeluTanhMul(ApplyLinear(x, w.gate_proj, lora), ApplyLinear(x, w.up_proj, lora)), w.down_proj, lora);
 }
 torch::Tensor DecoderLayer(const TextConfig& c, const DecoderLayerWeights& layer, const torch::Tensor& x,
                            const LayerInputs& in, const LoraContext& lora, AttentionBackend backend, KvCache* cache,
                            size_t layer_index) {
   auto attn = SelfAttention(c, layer, GemmaRmsNorm(x, layer.input_layernorm, c.rms_norm_eps), in, lora, backend, cache,
                             layer_index);
-  auto h = x + GemmaRmsNorm(attn, layer.post_attention_layernorm, c.rms_norm_eps);
+  auto h = AddGemmaRmsNorm(x, attn, layer.post_attention_layernorm, c.rms_norm_eps);
   auto mlp = Mlp(layer, GemmaRmsNorm(h, layer.pre_feedforward_layernorm, c.rms_norm_eps), lora);
-  return h + GemmaRmsNorm(mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
+  return AddGemmaRmsNorm(h, mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
 }
 
 std::vector<torch::Tensor> LayerLoraParameters(const DecoderLayerWeights& layer, const LoraContext& lora) {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 torch_prefix=$(.venv/bin/python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
 if [ ! -f build/build.ninja ] || [ "$(cat build/.torch-prefix 2>/dev/null)" != "$torch_prefix" ]; then
   # No GPU here to detect an architecture from: build for the H100 (sm_90), the one we run on.
-  TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_ARCHITECTURES=90 -DMEDGEMMA_PYTHON="$PWD/.venv/bin/python" \
     -DMEDGEMMA_REQUIRE_CUDA="${MEDGEMMA_REQUIRE_CUDA:-OFF}"
   echo "$torch_prefix" > build/.torch-prefix

@@ -91,10 +91,10 @@ class Cli:
         self.work.mkdir(parents=True, exist_ok=True)
         self.seconds = 0.0
 
-    def run(self, *args):
+    def run(self, *args, env=None):
         cmd = [self.path, *[str(a) for a in args]]
         t0 = time.time()
-        out = subprocess.run(cmd, capture_output=True, text=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
         self.seconds = time.time() - t0
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
@@ -109,8 +109,9 @@ class Cli:
         return Path(out)
 
     def forward(self, model_dir, inputs, tag, device="cpu", dtype="float32", attention="eager", labels=None,
-                adapter=None):
-        """Full logits (labels None) or label probabilities at the last valid token."""
+                adapter=None, env=None):
+        """Full logits (labels None) or label probabilities at the last valid token; `env` adds
+        environment variables (engine/speedup_switches.h)."""
         path_in, path_out = self.work / f"{tag}_in.safetensors", self.work / f"{tag}_out.safetensors"
         save_file({k: v.contiguous() for k, v in inputs.items()}, str(path_in))
         args = ["forward", "--model", model_dir, "--inputs", path_in, "--out", path_out, "--device", device,
@@ -118,7 +119,7 @@ class Cli:
         args += ["--full-logits"] if labels is None else ["--labels", ",".join(str(x) for x in labels)]
         if adapter:
             args += ["--adapter", adapter]
-        self.run(*args)
+        self.run(*args, env=env)
         out = load_file(str(path_out))
         return out["logits"] if labels is None else out["label_probs"]
 
