@@ -11,7 +11,9 @@
 #   hf      HF transformers forward-only throughput in the same run
 #   server  the real server without and with the adapter as default, swept by `medgemma-cli bench`,
 #           and three hot-swaps under load
-# Logs go to $OUT (or /tmp/gpu-bench); bench/RESULTS.md is written from them.
+# Logs go to $OUT (or /tmp/gpu-bench), and $OUT/RESULTS.md, the tables of bench/RESULTS.md's
+# section for this run (tools/perf/results_section.py; the analysis above them is written by hand).
+# BENCH_COMMIT names the commit where the device's copy of the tree has no .git.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-bench}
 mkdir -p "$out"
@@ -97,4 +99,7 @@ for i in range(64): ref.make_png(f'$bench_dir/png/{i:03d}.png', 700, 460, i)"
   stage_done server
 fi
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee -a "$out/engine.log"
+# Named to sort first: the device tool brings back a limited number of $OUT's files.
+BENCH_COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)} \
+  python3 tools/perf/results_section.py "$out" > "$out/RESULTS.md"
 exit $status
