@@ -4,9 +4,14 @@
 
 namespace medgemma {
 
+const BuildInfo& GetBuildInfo() {
+  static const BuildInfo info{MEDGEMMA_VERSION, MEDGEMMA_GIT_COMMIT, MEDGEMMA_TORCH_VERSION, MEDGEMMA_CUDA_VERSION};
+  return info;
+}
+
 std::string VersionText(absl::string_view program) {
-  return absl::StrCat(program, " ", MEDGEMMA_VERSION, " (git ", MEDGEMMA_GIT_COMMIT, ", libtorch ",
-                      MEDGEMMA_TORCH_VERSION, ")");
+  const BuildInfo& b = GetBuildInfo();
+  return absl::StrCat(program, " ", b.version, " (git ", b.commit, ", libtorch ", b.torch, ", CUDA ", b.cuda, ")");
 }
 
 }  // namespace medgemma

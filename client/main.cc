@@ -12,6 +12,7 @@
 #include "client/bench_command.h"
 #include "client/engine_commands.h"
 #include "client/finetune_commands.h"
+#include "client/health_command.h"
 #include "client/server_commands.h"
 
 namespace {
@@ -38,6 +39,7 @@ const std::map<std::string, Entry>& Commands() {
       {"classify", {Classify, "classify images in-process (--model) or through medgemma-server (--server)"}},
       {"adapters", {Adapters, "list, load, unload or set the default adapter of a medgemma-server"}},
       {"bench", {Bench, "load-test a medgemma-server: images/s and latency per concurrency level"}},
+      {"health", {Health, "grpc.health.v1 check of a server or trainer (exit 0 when SERVING)"}},
       {"generate", {Generate, "generate text for one image, in-process"}},
       {"tokenize", {Tokenize, "token ids of a prompt, as the classifier builds it"}},
       {"forward", {Forward, "run the model on saved inputs and write logits (parity checks)"}},

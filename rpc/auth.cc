@@ -59,6 +59,11 @@ absl::StatusOr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& file, c
                                                       ") but hold no token; remove the setting to run without auth"));
   }
   LogInfo("auth", {{"enabled", auth.enabled()}, {"tokens", auth.roles_.size()}, {"sources", sources}});
+  if (!auth.enabled()) {
+    LogWarning("AUTH IS OFF: every caller that reaches this port has the admin role",
+               {{"fix", absl::StrCat("set auth.tokens_file (--auth-tokens-file) or $",
+                                     env_var.empty() ? "<auth.tokens_env>" : env_var)}});
+  }
   return auth;
 }
 

@@ -2,6 +2,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <filesystem>
+
 #include "base/status_macros.h"
 
 namespace medgemma::rpc {
@@ -13,6 +15,13 @@ absl::string_view TlsMode(const TlsFiles& tls) {
 }
 
 }  // namespace
+
+std::string ModelIdFromDir(const std::string& model_dir) {
+  // Absolute first, so that "." and ".." name a directory too.
+  std::filesystem::path dir = std::filesystem::absolute(model_dir).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // a trailing separator
+  return dir.filename().string();
+}
 
 absl::Status ServiceConfig::Validate() const {
   if (model_dir.empty()) return absl::InvalidArgumentError("model.dir (or --model) is required");
@@ -33,6 +42,7 @@ std::vector<LogField> ServiceConfig::LogFields() const {
           {"attention", attention},
           {"listen", listen},
           {"metrics_listen", metrics_listen},
+          {"health_listen", health_listen},
           {"max_message_bytes", max_message_bytes},
           {"tls", TlsMode(tls)},
           {"auth_tokens_file", auth_tokens_file},
@@ -51,6 +61,7 @@ void ReadServiceConfig(const YAML::Node& root, ServiceConfig* c) {
   ReadYaml(model, "attention", &c->attention);
   ReadYaml(root, "listen", &c->listen);
   ReadYaml(root, "metrics_listen", &c->metrics_listen);
+  ReadYaml(root, "health_listen", &c->health_listen);
   ReadYaml(root["limits"], "max_message_bytes", &c->max_message_bytes);
   const YAML::Node tls = root["tls"];
   ReadYaml(tls, "cert", &c->tls.cert);
@@ -74,6 +85,10 @@ const std::vector<Flag>& ServiceFlags() {
       {"attention", "IMPL", "sdpa | eager | auto (model.attention)"},
       {"listen", "HOST:PORT", "gRPC address (listen; port 0 picks a free one)"},
       {"metrics-listen", "HOST:PORT", "Prometheus /metrics address (metrics_listen; empty: none)"},
+      {"health-listen", "HOST:PORT", "plaintext grpc.health.v1-only address for probes (health_listen; empty: none)"},
+      {"tls-cert", "FILE", "PEM certificate: serve TLS (tls.cert)"},
+      {"tls-key", "FILE", "PEM key of --tls-cert (tls.key)"},
+      {"tls-client-ca", "FILE", "PEM CA of client certificates: mutual TLS (tls.client_ca)"},
       {"auth-tokens-file", "FILE", "bearer tokens, one 'role token' per line (auth.tokens_file)"},
       {"reflection", "", "serve gRPC server reflection (reflection; off by default: it shows the API to any caller)"},
       {"log-level", "LEVEL", "debug | info | warning | error (log_level; debug logs every request)"},
@@ -92,9 +107,14 @@ void ApplyServiceFlags(const Args& args, ServiceConfig* c) {
   override_with("attention", &c->attention);
   override_with("listen", &c->listen);
   override_with("metrics-listen", &c->metrics_listen);
+  override_with("health-listen", &c->health_listen);
+  override_with("tls-cert", &c->tls.cert);
+  override_with("tls-key", &c->tls.key);
+  override_with("tls-client-ca", &c->tls.ca);
   override_with("auth-tokens-file", &c->auth_tokens_file);
   override_with("log-level", &c->log_level);
   if (args.Has("reflection")) c->reflection = true;
+  if (c->model_id.empty() && !c->model_dir.empty()) c->model_id = ModelIdFromDir(c->model_dir);
 }
 
 }  // namespace medgemma::rpc

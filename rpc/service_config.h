@@ -24,6 +24,9 @@ struct ServiceConfig {
   std::string device = "auto", dtype = "auto", attention = "auto";
   std::string listen;
   std::string metrics_listen;  // empty: no metrics endpoint
+  // A plaintext port serving grpc.health.v1 alone, for probes that cannot speak TLS (the kubelet's
+  // gRPC probes, container health checks); empty: none.
+  std::string health_listen;
   int64_t max_message_bytes = 64ll << 20;
   TlsFiles tls;
   std::string auth_tokens_file;
@@ -39,21 +42,26 @@ struct ServiceConfig {
   std::vector<LogField> LogFields() const;
 };
 
+// What model.id defaults to: the checkpoint directory's name ("/models/medgemma-4b-it/" gives
+// "medgemma-4b-it").
+std::string ModelIdFromDir(const std::string& model_dir);
+
 // `*out` = root[key] when the key is there (yaml-cpp throws YAML::Exception on a type mismatch).
 template <typename T>
 void ReadYaml(const YAML::Node& node, const char* key, T* out) {
   if (node && node[key]) *out = node[key].as<T>();
 }
 
-// Reads model.{dir,id,device,dtype,attention}, listen, metrics_listen, limits.max_message_bytes,
+// Reads model.{dir,id,device,dtype,attention}, listen, metrics_listen, health_listen, limits.max_message_bytes,
 // tls.{cert,key,client_ca}, auth.{tokens_file,tokens_env}, reflection, shutdown_grace_seconds and
 // log_level.
 void ReadServiceConfig(const YAML::Node& root, ServiceConfig* config);
 
 // --config, --model, --model-id, --device, --dtype, --attention, --listen, --metrics-listen,
-// --auth-tokens-file, --reflection, --log-level: the flags of both services.
+// --health-listen, --tls-cert, --tls-key, --tls-client-ca, --auth-tokens-file, --reflection,
+// --log-level: the flags of both services.
 const std::vector<Flag>& ServiceFlags();
-// Applies the ServiceFlags given in `args` (all but --config) over `config`.
+// Applies the ServiceFlags given in `args` (all but --config) over `config`, then defaults model_id.
 void ApplyServiceFlags(const Args& args, ServiceConfig* config);
 
 }  // namespace medgemma::rpc

@@ -12,9 +12,13 @@ packages=(
   libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsqlite3-dev
   sentencepiece python3-sentencepiece python3-grpcio python3-grpc-tools python3-numpy
   prometheus openssl libssl-dev python3-venv
+  kubernetes-client docker-compose python3-yaml  # tests/deploy: kubectl kustomize, compose config, YAML
 )
+# Tools that may come from elsewhere (a cloud SDK's kubectl): present is enough.
+declare -A provided_by_command=([kubernetes-client]=kubectl)
 missing=()
 for p in "${packages[@]}"; do
+  [ -n "${provided_by_command[$p]:-}" ] && command -v "${provided_by_command[$p]}" >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

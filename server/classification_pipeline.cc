@@ -40,12 +40,19 @@ void LogOutcome(const std::string& request_id, const std::string& adapter, const
 }
 }  // namespace
 
+std::string ClassificationPipeline::AdapterLabel(const absl::StatusOr<v1::ClassifyResponse>& response,
+                                                 const std::string& requested) const {
+  if (response.ok()) return response->adapter();
+  if (requested.empty() || p_.registry->Resolve(requested).ok()) return requested;
+  return ServerMetrics::kUnknownAdapter;
+}
+
 ClassificationPipeline::Done ClassificationPipeline::Counted(const std::string& request_id, const std::string& adapter,
                                                              Clock::time_point admitted, Done done) const {
   return [this, request_id, adapter, admitted, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
     const std::string served_by = response.ok() ? response->adapter() : adapter;
     const double seconds = Seconds(admitted, Clock::now());
-    p_.metrics->CountRequest(CodeName(response.status()), served_by);
+    p_.metrics->CountRequest(CodeName(response.status()), AdapterLabel(response, adapter));
     p_.metrics->ObserveLatency(seconds);
     LogOutcome(request_id, served_by, response.status(), seconds);
     done(std::move(response));

@@ -55,6 +55,9 @@ class ClassificationPipeline {
                   std::function<bool()> cancelled, Clock::time_point admitted, Done done);
   v1::ClassifyResponse BuildResponse(const std::string& request_id, const BatchOutcome& outcome, double preprocess_seconds,
                                      Clock::time_point admitted) const;
+  // The request's metrics label: the adapter that answered, else the one it named if that is
+  // loaded, else ServerMetrics::kUnknownAdapter (client input never becomes a series of its own).
+  std::string AdapterLabel(const absl::StatusOr<v1::ClassifyResponse>& response, const std::string& requested) const;
   // `done`, preceded by the request's metrics and log line.
   Done Counted(const std::string& request_id, const std::string& adapter, Clock::time_point admitted, Done done) const;
 

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 v1::ModelInfo DescribeModel(const ServerConfig& config, const ModelBundle& bundle, const Classifier& classifier) {
   v1::ModelInfo info;
-  info.set_model_id(config.model_id.empty() ? fs::path(config.model_dir).filename().string() : config.model_id);
+  info.set_model_id(config.model_id.empty() ? rpc::ModelIdFromDir(config.model_dir) : config.model_id);
   info.set_dtype(DtypeName(bundle.model->options().dtype));
   info.set_device(bundle.model->options().device.str());
   for (size_t i = 0; i < config.task.labels.size(); ++i) {
@@ -89,7 +89,9 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   s->classifier_ = std::make_unique<Classifier>(std::move(classifier));
   MG_ASSIGN_OR_RETURN(s->auth_, rpc::TokenAuthorizer::Load(config.auth_tokens_file, config.auth_tokens_env));
   s->metrics_ = std::make_unique<ServerMetrics>();
-  std::vector<fs::path> roots(config.adapter_roots.begin(), config.adapter_roots.end());
+  s->metrics_->SetQueueCapacity(config.batching.max_queue_size);
+  const std::vector<std::string> allowed = config.AllowedAdapterRoots();
+  std::vector<fs::path> roots(allowed.begin(), allowed.end());
   s->registry_ = std::make_unique<AdapterRegistry>(s->bundle_.model, roots);
   MG_RETURN_IF_ERROR(s->LoadConfiguredAdapters(config));
   MG_ASSIGN_OR_RETURN(const double batch_seconds, s->WarmUp());
@@ -104,8 +106,11 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   s->pipeline_ = std::make_unique<ClassificationPipeline>(ClassificationPipeline::Parts{
       info.model_id(), config.task, s->bundle_.preprocess, config.image_limits, s->registry_.get(), s->batcher_.get(),
       s->pool_.get(), s->metrics_.get(), config.max_inflight_bytes});
-  s->classifier_service_ = std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info,
-                                                               config.max_stream_inflight_bytes);
+  const auto make_classifier_service = [&] {
+    return std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info,
+                                               config.max_stream_inflight_bytes);
+  };
+  s->classifier_service_ = make_classifier_service();
   s->loader_ = std::make_unique<AdapterLoader>(
       s->registry_.get(), AdapterLoader::Options{config.adapter_loading.max_waiting,
                                                  absl::Seconds(config.adapter_loading.timeout_seconds)});
@@ -113,8 +118,15 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
       std::make_unique<AdapterAdminService>(s->registry_.get(), s->loader_.get(), &s->auth_, s->metrics_.get());
 
   // Warm-up ran before the port opens, so health may answer SERVING from the first call.
-  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->classifier_service_.get(), s->admin_service_.get()},
-                                                        s->metrics_->registry()));
+  std::vector<grpc::Service*> services = {s->classifier_service_.get()};
+  rpc::ServiceHost::Endpoint admin;
+  if (config.admin_listen.empty()) {
+    services.push_back(s->admin_service_.get());
+  } else {
+    s->admin_classifier_service_ = make_classifier_service();
+    admin = {config.admin_listen, {s->admin_classifier_service_.get(), s->admin_service_.get()}};
+  }
+  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, services, s->metrics_->registry(), admin));
   return s;
 }
 

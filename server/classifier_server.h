@@ -29,6 +29,7 @@ class ClassifierServer {
   ~ClassifierServer();
 
   int port() const { return host_->port(); }
+  int admin_port() const { return host_->admin_port(); }  // 0 without admin_listen
   int metrics_port() const { return host_->metrics_port(); }
   const Classifier& classifier() const { return *classifier_; }
   const AdapterRegistry& registry() const { return *registry_; }
@@ -55,6 +56,7 @@ class ClassifierServer {
   std::unique_ptr<ClassificationPipeline> pipeline_;
   rpc::TokenAuthorizer auth_;
   std::unique_ptr<ClassifierService> classifier_service_;
+  std::unique_ptr<ClassifierService> admin_classifier_service_;  // admin_listen's; a service serves one port
   std::unique_ptr<AdapterLoader> loader_;
   std::unique_ptr<AdapterAdminService> admin_service_;
   std::unique_ptr<rpc::ServiceHost> host_;

@@ -3,6 +3,8 @@
 #include <absl/strings/str_cat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "base/file_util.h"
 #include "base/status_macros.h"
 
@@ -31,13 +33,22 @@ absl::Status ServerConfig::Validate() const {
   return task.Validate();
 }
 
+std::vector<std::string> ServerConfig::AllowedAdapterRoots() const {
+  std::vector<std::string> roots = adapter_roots;
+  if (!adapters_dir.empty() && std::find(roots.begin(), roots.end(), adapters_dir) == roots.end()) {
+    roots.push_back(adapters_dir);
+  }
+  return roots;
+}
+
 std::vector<LogField> ServerConfig::LogFields() const {
   std::vector<LogField> fields = ServiceConfig::LogFields();
   std::vector<std::string> preferred;
   for (int size : batching.preferred_batch_sizes) preferred.push_back(std::to_string(size));
   std::vector<std::string> configured_adapters;
   for (const auto& spec : adapters) configured_adapters.push_back(spec.name);
-  fields.insert(fields.end(), {{"max_batch_size", batching.max_batch_size},
+  fields.insert(fields.end(), {{"admin_listen", admin_listen},
+                               {"max_batch_size", batching.max_batch_size},
                                {"max_queue_delay_us", batching.max_queue_delay_us},
                                {"preferred_batch_sizes", preferred},
                                {"max_queue_size", batching.max_queue_size},
@@ -45,7 +56,7 @@ std::vector<LogField> ServerConfig::LogFields() const {
                                {"adapters_dir", adapters_dir},
                                {"adapters", configured_adapters},
                                {"default_adapter", default_adapter},
-                               {"adapter_roots", adapter_roots},
+                               {"adapter_roots", AllowedAdapterRoots()},
                                {"max_waiting_loads", adapter_loading.max_waiting},
                                {"load_timeout_seconds", adapter_loading.timeout_seconds},
                                {"max_inflight_bytes", max_inflight_bytes},
@@ -59,6 +70,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
   try {
     const YAML::Node root = YAML::Load(yaml_text);
     rpc::ReadServiceConfig(root, &c);
+    ReadYaml(root, "admin_listen", &c.admin_listen);
     if (root["task"]) {
       MG_ASSIGN_OR_RETURN(c.task, ParseTask(root["task"]));
     }
@@ -91,8 +103,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
 const FlagSet& ServerFlags() {
   static const FlagSet flags =
       FlagSet("medgemma-server --config FILE [flags]", rpc::ServiceFlags())
-          .Add({{"adapters-dir", "DIR", "load every adapter under DIR at start (adapters.dir)"},
-                {"adapter-root", "DIR", "LoadAdapter paths must lie under DIR; repeatable (adapters.roots)"},
+          .Add({{"admin-listen", "HOST:PORT", "serve AdapterAdmin (and Classifier) here, Classifier alone on --listen (admin_listen)"},
+                {"adapters-dir", "DIR", "load every adapter under DIR at start (adapters.dir)"},
+                {"adapter-root", "DIR", "LoadAdapter paths must lie under DIR or the adapters dir; repeatable (adapters.roots)"},
                 {"default-adapter", "NAME", "adapter that answers requests naming none (adapters.default)"}});
   return flags;
 }
@@ -105,10 +118,10 @@ absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>
     MG_ASSIGN_OR_RETURN(c, ParseServerConfig(text));
   }
   rpc::ApplyServiceFlags(args, &c);
+  if (args.Has("admin-listen")) c.admin_listen = args.Get("admin-listen");
   if (args.Has("adapters-dir")) c.adapters_dir = args.Get("adapters-dir");
   if (args.Has("default-adapter")) c.default_adapter = args.Get("default-adapter");
   if (args.Has("adapter-root")) c.adapter_roots = args.GetAll("adapter-root");
-  if (c.adapter_roots.empty() && !c.adapters_dir.empty()) c.adapter_roots.push_back(c.adapters_dir);
   MG_RETURN_IF_ERROR(c.Validate());
   return c;
 }

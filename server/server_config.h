@@ -42,12 +42,15 @@ struct ServerConfig : rpc::ServiceConfig {
     shutdown_grace_seconds = 30;
   }
 
+  // Where AdapterAdmin is served, with Classifier, apart from `listen` (which then serves
+  // Classifier alone), so that a network policy can keep clients from it; empty: on `listen`.
+  std::string admin_listen;
   Task task = DefaultBreakHisTask();
   BatchingConfig batching;
   std::string adapters_dir;              // every subdirectory with an adapter_config.json loads at start
   std::vector<AdapterSpec> adapters;     // plus these
   std::string default_adapter;           // empty: the base model
-  std::vector<std::string> adapter_roots;  // LoadAdapter paths must lie under one of these (default: adapters_dir)
+  std::vector<std::string> adapter_roots;  // LoadAdapter paths must lie under one of these or adapters_dir
   AdapterLoadingConfig adapter_loading;
   ImageLimits image_limits;
   // Bytes that requests in flight may hold (ClassificationPipeline::RequestBytes): all of them
@@ -57,6 +60,8 @@ struct ServerConfig : rpc::ServiceConfig {
   int64_t max_stream_inflight_bytes = int64_t{256} << 20;
 
   absl::Status Validate() const;
+  // adapter_roots plus adapters_dir: what is loaded at start may be loaded again. Empty: any path.
+  std::vector<std::string> AllowedAdapterRoots() const;
   // Every setting as log fields, secrets left out.
   std::vector<LogField> LogFields() const;
 };

@@ -44,14 +44,19 @@ ServerMetrics::ServerMetrics()
                        .Help("Requests waiting for the batcher")
                        .Register(*registry_)
                        .Add({})),
+      queue_capacity_(prometheus::BuildGauge()
+                          .Name("medgemma_queue_capacity")
+                          .Help("Requests the batcher queues before answering RESOURCE_EXHAUSTED (max_queue_size)")
+                          .Register(*registry_)
+                          .Add({})),
       adapters_loaded_(prometheus::BuildGauge()
                            .Name("medgemma_adapters_loaded")
                            .Help("LoRA adapters resident in the server")
                            .Register(*registry_)
                            .Add({})),
-      adapter_swaps_(prometheus::BuildGauge()
-                         .Name("medgemma_adapter_swaps")
-                         .Help("Adapter loads and default changes since start")
+      adapter_swaps_(prometheus::BuildCounter()
+                         .Name("medgemma_adapter_swaps_total")
+                         .Help("Adapter loads and default changes")
                          .Register(*registry_)
                          .Add({})),
       gpu_memory_(prometheus::BuildGauge()
@@ -71,7 +76,10 @@ void ServerMetrics::ObserveBatch(int size, double inference_seconds) {
 
 void ServerMetrics::SetAdapters(int loaded, int64_t swaps) {
   adapters_loaded_.Set(loaded);
-  adapter_swaps_.Set(static_cast<double>(swaps));
+  std::lock_guard<std::mutex> lock(swaps_mu_);
+  if (swaps <= swaps_counted_) return;  // a report that another thread's overtook
+  adapter_swaps_.Increment(static_cast<double>(swaps - swaps_counted_));
+  swaps_counted_ = swaps;
 }
 
 }  // namespace medgemma::server

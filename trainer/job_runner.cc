@@ -296,6 +296,7 @@ void JobRunner::RunJob(const std::string& job_id) {
     const PromotionOutcome outcome =
         Promote(config_, record.request.promote(), spec->adapter_name, result->adapter_dir.string(),
                 result->progress.per_epoch.back(), spec->data.eval);
+    metrics_->CountPromotion(outcome.promoted ? "promoted" : outcome.failed ? "failed" : "refused");
     status.set_promoted(outcome.promoted);
     status.set_promotion_message(outcome.message);
     Log(outcome.promoted ? LogLevel::kInfo : LogLevel::kWarning, "promotion",

@@ -11,6 +11,7 @@
 #include "medgemma/v1/classifier.grpc.pb.h"
 #include "rpc/credentials.h"
 #include "rpc/grpc_status.h"
+#include "trainer/replica_addresses.h"
 
 namespace medgemma::trainer {
 namespace {
@@ -26,9 +27,13 @@ struct Connection {
   }
 };
 
-absl::StatusOr<Connection> Connect(const TrainerConfig& config, const std::string& address) {
+// `tls_name`: the name the server's certificate must carry when `address` is one of its IPs.
+absl::StatusOr<Connection> Connect(const TrainerConfig& config, const std::string& address,
+                                   const std::string& tls_name) {
   MG_ASSIGN_OR_RETURN(auto credentials, rpc::MakeChannelCredentials(config.server_tls));
-  Connection c{grpc::CreateChannel(address, credentials), ""};
+  grpc::ChannelArguments args;
+  if (!config.server_tls.ca.empty() && tls_name != address) args.SetSslTargetNameOverride(tls_name);
+  Connection c{grpc::CreateCustomChannel(address, credentials, args), ""};
   MG_ASSIGN_OR_RETURN(c.token, rpc::ReadBearerToken(config.server_token_file, config.server_token_env));
   return c;
 }
@@ -68,27 +73,31 @@ PromotionOutcome Promote(const TrainerConfig& config, const v1::Promotion& promo
                          const std::string& adapter_dir, const EvalMetrics& final_metrics,
                          const std::vector<LabeledImage>& eval_images) {
   if (final_metrics.accuracy < promotion.min_accuracy()) {
-    return {false, absl::StrFormat("not promoted: accuracy %.4f < min_accuracy %.4f", final_metrics.accuracy,
+    return {false, false, absl::StrFormat("not promoted: accuracy %.4f < min_accuracy %.4f", final_metrics.accuracy,
                                    promotion.min_accuracy())};
   }
   std::vector<std::string> report{absl::StrFormat("gate passed: accuracy %.4f >= %.4f", final_metrics.accuracy,
                                                   promotion.min_accuracy())};
   if (promotion.require_improvement()) {
-    auto first = Connect(config, config.servers.front());
+    auto first = Connect(config, config.servers.front(), config.servers.front());
     auto served = first.ok() ? ServedAccuracy(*first, eval_images) : absl::StatusOr<double>(first.status());
     if (!served.ok()) {
-      return {false, absl::StrCat("not promoted: cannot measure ", config.servers.front(),
+      return {false, true, absl::StrCat("not promoted: cannot measure ", config.servers.front(),
                                   "'s current default: ", served.status().ToString())};
     }
     if (final_metrics.accuracy <= *served) {
-      return {false, absl::StrFormat("not promoted: accuracy %.4f is not better than the current default's %.4f on %s",
+      return {false, false, absl::StrFormat("not promoted: accuracy %.4f is not better than the current default's %.4f on %s",
                                      final_metrics.accuracy, *served, config.servers.front())};
     }
     report.push_back(absl::StrFormat("current default on %s scores %.4f", config.servers.front(), *served));
   }
   bool all = true;
-  for (const auto& address : config.servers) {
-    auto connection = Connect(config, address);
+  std::vector<ReplicaAddress> replicas;
+  for (const auto& server : config.servers) {
+    for (auto& replica : ResolveReplicas(server)) replicas.push_back(std::move(replica));
+  }
+  for (const auto& [address, host] : replicas) {
+    auto connection = Connect(config, address, host);
     auto info = connection.ok() ? LoadAsDefault(*connection, adapter_name, adapter_dir)
                                 : absl::StatusOr<v1::AdapterInfo>(connection.status());
     if (info.ok()) {
@@ -102,7 +111,7 @@ PromotionOutcome Promote(const TrainerConfig& config, const v1::Promotion& promo
       report.push_back(absl::StrCat(address, ": failed: ", info.status().ToString()));
     }
   }
-  return {all, absl::StrJoin(report, "; ")};
+  return {all, !all, absl::StrJoin(report, "; ")};
 }
 
 }  // namespace medgemma::trainer

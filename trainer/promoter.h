@@ -1,7 +1,7 @@
 // Puts a finished adapter into the running servers: the gate (final accuracy >= min_accuracy and,
 // when required, better than what the first server's current default answers on the same eval
 // split, measured through its Classify API), then AdapterAdmin.LoadAdapter(set_default=true) on
-// every configured replica. The servers swap with zero downtime; the outcome per server is reported.
+// every configured replica (a name counts for every address it resolves to). The servers swap with zero downtime; the outcome per server is reported.
 #pragma once
 
 #include <string>
@@ -17,6 +17,7 @@ namespace medgemma::trainer {
 
 struct PromotionOutcome {
   bool promoted = false;  // every server now serves the adapter as its default
+  bool failed = false;    // not for the gate's verdict: a server was unreachable or refused the adapter
   std::string message;
 };
 

@@ -75,7 +75,9 @@ const FlagSet& TrainerFlags() {
       FlagSet("medgemma-trainer --config FILE [flags]", rpc::ServiceFlags())
           .Add({{"state-dir", "DIR", "jobs.db and one directory per job (state_dir)"},
                 {"data-root", "DIR", "dataset paths must lie under DIR; repeatable (data_roots)"},
-                {"server", "HOST:PORT", "medgemma-server replica to promote into; repeatable (promotion.servers)"}});
+                {"server", "HOST:PORT", "medgemma-server replica to promote into; repeatable (promotion.servers)"},
+                {"promotion-token-file", "FILE", "the servers' admin token (promotion.token_file)"},
+                {"promotion-tls-ca", "FILE", "CA of the servers' certificate: promote over TLS (promotion.tls_ca)"}});
   return flags;
 }
 
@@ -90,6 +92,8 @@ absl::StatusOr<TrainerConfig> TrainerConfigFromArgs(const std::vector<std::strin
   if (args.Has("state-dir")) c.state_dir = args.Get("state-dir");
   if (args.Has("data-root")) c.data_roots = args.GetAll("data-root");
   if (args.Has("server")) c.servers = args.GetAll("server");
+  if (args.Has("promotion-token-file")) c.server_token_file = args.Get("promotion-token-file");
+  if (args.Has("promotion-tls-ca")) c.server_tls.ca = args.Get("promotion-tls-ca");
   MG_RETURN_IF_ERROR(c.Validate());
   return c;
 }

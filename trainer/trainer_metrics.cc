@@ -33,7 +33,14 @@ TrainerMetrics::TrainerMetrics()
       eval_accuracy_(prometheus::BuildGauge()
                          .Name("medgemma_trainer_eval_accuracy")
                          .Help("Eval-split accuracy of the latest job (which: baseline or latest)")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      promotions_(prometheus::BuildCounter()
+                      .Name("medgemma_trainer_promotions_total")
+                      .Help("Promotion attempts by outcome: promoted, refused by the gate, failed on a server")
+                      .Register(*registry_)) {
+  // Every outcome from zero, so that increase() sees the first failure.
+  for (const char* outcome : {"promoted", "refused", "failed"}) promotions_.Add({{"outcome", outcome}});
+}
 
 void TrainerMetrics::SetJobsByState(const std::map<std::string, int>& counts) {
   for (const auto& [state, count] : counts) jobs_.Add({{"state", state}}).Set(count);

@@ -1,5 +1,5 @@
-// Prometheus metrics of medgemma-trainer: jobs by state, and the running job's step, loss,
-// learning rate, throughput and latest evaluation.
+// Prometheus metrics of medgemma-trainer: jobs by state, promotions by outcome, and the running
+// job's step, loss, learning rate, throughput and latest evaluation.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -22,6 +22,8 @@ class TrainerMetrics {
   void SetJobsByState(const std::map<std::string, int>& counts);
   void ObserveStep(int64_t step, double loss, double learning_rate, double samples_per_second);
   void SetEvalAccuracy(const std::string& which, double accuracy);
+  // outcome: promoted | refused (the gate said no) | failed (a server could not take it)
+  void CountPromotion(const std::string& outcome) { promotions_.Add({{"outcome", outcome}}).Increment(); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -32,6 +34,7 @@ class TrainerMetrics {
   prometheus::Gauge& learning_rate_;
   prometheus::Gauge& samples_per_second_;
   prometheus::Family<prometheus::Gauge>& eval_accuracy_;
+  prometheus::Family<prometheus::Counter>& promotions_;
 };
 
 }  // namespace medgemma::trainer
