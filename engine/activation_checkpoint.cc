@@ -1,22 +1,11 @@
 #include "engine/activation_checkpoint.h"
 
-#include <ATen/Context.h>
 #include <torch/torch.h>
 
-#include <mutex>
+#include "engine/rng_state.h"
 
 namespace medgemma {
 namespace {
-
-at::Tensor GeneratorState(at::Generator generator) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
-void SetGeneratorState(at::Generator generator, const at::Tensor& state) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
-}
 
 // What backward needs besides tensors; autograd contexts keep non-tensors only as IValues.
 struct Recompute : torch::CustomClassHolder {
@@ -41,14 +30,10 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
     std::vector<torch::Tensor> inputs = ctx->get_saved_variables();
     inputs[0] = inputs[0].detach().requires_grad_(true);
 
-    const at::Tensor state_after = GeneratorState(recompute->generator);
-    SetGeneratorState(recompute->generator, recompute->generator_state);
-    torch::Tensor out;
-    {
+    torch::Tensor out = WithGeneratorState(recompute->generator, recompute->generator_state, [&] {
       torch::AutoGradMode enable_grad(true);
-      out = recompute->fn(inputs[0]);
-    }
-    SetGeneratorState(recompute->generator, state_after);
+      return recompute->fn(inputs[0]);
+    });
 
     auto grads = torch::autograd::grad({out}, inputs, {grad_outputs[0]}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
@@ -63,7 +48,7 @@ torch::Tensor CheckpointedCall(const std::function<torch::Tensor(const torch::Te
                                const std::vector<torch::Tensor>& params) {
   auto recompute = c10::make_intrusive<Recompute>();
   recompute->fn = fn;
-  recompute->generator = at::globalContext().defaultGenerator(x.device());
+  recompute->generator = DeviceGenerator(x.device());
   recompute->generator_state = GeneratorState(recompute->generator);
   return CheckpointFunction::apply(x, torch::TensorList(params), recompute);
 }

@@ -1,7 +1,9 @@
 // Tensor-level entry points to the fused CUDA kernels (engine/cuda/). Each returns nullopt where
 // its kernel does not apply: a build without CUDA sources, tensors not bf16 on CUDA, autograd
 // recording (the kernels have no backward), an unsupported width or layout. The caller then runs
-// the equivalent chain of torch ops, which is also what the CPU tests check.
+// the equivalent chain of torch ops, which is also what the CPU tests check. A checkpointed block's
+// forward runs with autograd off and so uses the kernels, while its recompute in backward runs the
+// chains: the two may differ by a bf16 step in a value, as any two kernel choices may.
 #pragma once
 
 #include <torch/types.h>

@@ -4,6 +4,7 @@
 
 #include "engine/cuda_fusions.h"
 #include "engine/lora_adapter.h"
+#include "engine/lora_delta.h"
 
 namespace medgemma {
 namespace {
@@ -61,12 +62,26 @@ torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const Lo
   const LoraWeights* adapter = AdapterFor(linear, lora);
   if (adapter == nullptr) return y;
   if (InferenceOnly(lora) && adapter->a_compute.defined()) return AddLoraDelta(x, std::move(y), *adapter);
-  // peft keeps adapter weights in float32 next to a bf16 base and casts the input up (autocast_adapter_dtype).
+  const double p = lora.training ? lora.adapter->config().dropout : 0.0;
+  const double scale = lora.adapter->config().scale();
+  if (torch::GradMode::is_enabled()) return y + TrainingLoraDelta(x, adapter->a, adapter->b, scale, p);
+  // Evaluating an adapter being trained: peft's arithmetic, which keeps adapter weights in float32
+  // next to a bf16 base and casts the input up (autocast_adapter_dtype).
   auto xa = x.to(adapter->a.scalar_type());
-  const double p = lora.adapter->config().dropout;
-  if (lora.training && p > 0) xa = torch::dropout(xa, p, /*train=*/true);
-  auto delta = torch::linear(torch::linear(xa, adapter->a), adapter->b) * lora.adapter->config().scale();
+  if (p > 0) xa = torch::dropout(xa, p, /*train=*/true);
+  auto delta = torch::linear(torch::linear(xa, adapter->a), adapter->b) * scale;
   return (y + delta).to(y.scalar_type());
+}
+
+std::vector<torch::Tensor> LoraParameters(const std::vector<const Linear*>& linears, const LoraContext& lora) {
+  std::vector<torch::Tensor> params;
+  for (const Linear* linear : linears) {
+    if (const LoraWeights* w = AdapterFor(*linear, lora)) {
+      params.push_back(w->a);
+      params.push_back(w->b);
+    }
+  }
+  return params;
 }
 
 torch::Tensor ApplyLinearGelu(const torch::Tensor& x, const Linear& linear, const LoraContext& lora) {

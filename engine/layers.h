@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include <vector>
+
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
 
@@ -32,9 +34,12 @@ torch::Tensor AddGemmaRmsNorm(const torch::Tensor& residual, const torch::Tensor
 torch::Tensor GeluTanhMul(const torch::Tensor& gate, const torch::Tensor& up);
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps);
 
-// x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale when it targets `linear`: in float32 as
-// peft does while training, in the model's dtype onto the output for inference.
+// x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale when it targets `linear`: while training
+// through TrainingLoraDelta (engine/lora_delta.h), for inference in the model's dtype onto the
+// output, and for an adapter being evaluated in peft's float32.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
+// The adapter's trainable tensors for `linears` (what a checkpointed block passes to CheckpointedCall).
+std::vector<torch::Tensor> LoraParameters(const std::vector<const Linear*>& linears, const LoraContext& lora);
 // gelu_tanh(ApplyLinear(...)), fused into the GEMM on CUDA for inference without an adapter.
 torch::Tensor ApplyLinearGelu(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
 

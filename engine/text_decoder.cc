@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include "engine/activation_checkpoint.h"
-#include "engine/lora_adapter.h"
 
 namespace medgemma {
 namespace {
@@ -48,18 +47,6 @@ torch::Tensor DecoderLayer(const TextConfig& c, const DecoderLayerWeights& layer
   return AddGemmaRmsNorm(h, mlp, layer.post_feedforward_layernorm, c.rms_norm_eps);
 }
 
-std::vector<torch::Tensor> LayerLoraParameters(const DecoderLayerWeights& layer, const LoraContext& lora) {
-  std::vector<torch::Tensor> params;
-  if (lora.adapter == nullptr) return params;
-  for (const Linear* linear : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj,
-                               &layer.up_proj, &layer.down_proj}) {
-    if (const LoraWeights* w = lora.adapter->ForLinear(linear->index)) {
-      params.push_back(w->a);
-      params.push_back(w->b);
-    }
-  }
-  return params;
-}
 }  // namespace
 
 DecoderRotaries DecoderRotaries::Create(const TextConfig& c, torch::Device device) {
@@ -88,7 +75,10 @@ torch::Tensor TextDecoderForward(const TextConfig& c, const TextWeights& w, cons
       auto recompute = [&c, &layer, in, lora, backend, i](const torch::Tensor& h) {
         return DecoderLayer(c, layer, h, in, lora, backend, nullptr, i);
       };
-      x = CheckpointedCall(recompute, x, LayerLoraParameters(layer, lora));
+      x = CheckpointedCall(recompute, x,
+                            LoraParameters({&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj,
+                                            &layer.gate_proj, &layer.up_proj, &layer.down_proj},
+                                           lora));
     } else {
       x = DecoderLayer(c, layer, x, in, lora, backend, cache, i);
     }

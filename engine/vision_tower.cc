@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "engine/activation_checkpoint.h"
+
 namespace medgemma {
 namespace {
 torch::Tensor SelfAttention(const VisionConfig& c, const VisionLayerWeights& w, const torch::Tensor& x,
@@ -14,6 +16,13 @@ torch::Tensor SelfAttention(const VisionConfig& c, const VisionLayerWeights& w, 
   auto out = Attend(q, k, v, torch::Tensor(), std::pow(static_cast<double>(hd), -0.5), backend);
   return ApplyLinear(out.transpose(1, 2).reshape({n, len, heads * hd}), w.out_proj, lora);
 }
+
+torch::Tensor EncoderLayer(const VisionConfig& c, const VisionLayerWeights& layer, const torch::Tensor& x,
+                           const LoraContext& lora, AttentionBackend backend) {
+  auto h = x + SelfAttention(c, layer, LayerNorm(x, layer.layer_norm1, c.layer_norm_eps), lora, backend);
+  return h + ApplyLinear(ApplyLinearGelu(LayerNorm(h, layer.layer_norm2, c.layer_norm_eps), layer.fc1, lora),
+                         layer.fc2, lora);
+}
 }  // namespace
 
 torch::Tensor VisionTowerForward(const VisionConfig& c, const VisionWeights& w, const torch::Tensor& pixel_values,
@@ -24,9 +33,19 @@ torch::Tensor VisionTowerForward(const VisionConfig& c, const VisionWeights& w, 
   // transposed conv output would otherwise hand its strides to every residual add after it.
   x = x.flatten(2).transpose(1, 2).contiguous() + w.position_embedding;
   for (const auto& layer : w.layers) {
-    x = x + SelfAttention(c, layer, LayerNorm(x, layer.layer_norm1, c.layer_norm_eps), lora, backend);
-    auto h = LayerNorm(x, layer.layer_norm2, c.layer_norm_eps);
-    x = x + ApplyLinear(ApplyLinearGelu(h, layer.fc1, lora), layer.fc2, lora);
+    if (lora.checkpoint_activations && torch::GradMode::is_enabled()) {
+      // 4096 tokens an image: the tower's activations outweigh the decoder's, so it is checkpointed
+      // too (captured by value: backward runs after this function has returned).
+      auto recompute = [&c, &layer, lora, backend](const torch::Tensor& h) {
+        return EncoderLayer(c, layer, h, lora, backend);
+      };
+      x = CheckpointedCall(recompute, x,
+                           LoraParameters({&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.out_proj, &layer.fc1,
+                                           &layer.fc2},
+                                          lora));
+    } else {
+      x = EncoderLayer(c, layer, x, lora, backend);
+    }
   }
   return LayerNorm(x, w.post_layernorm, c.layer_norm_eps);
 }

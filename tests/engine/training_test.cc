@@ -9,6 +9,8 @@
 
 #include "base/file_util.h"
 #include "engine/lora_adapter.h"
+#include "engine/lora_delta.h"
+#include "engine/rng_state.h"
 #include "engine/training/adamw.h"
 #include "engine/training/eval_metrics.h"
 #include "engine/training/fine_tune_run.h"
@@ -168,6 +170,50 @@ TEST(ActivationCheckpointTest, RecomputedLayersGiveTheSameGradientsWithDropout) 
     EXPECT_TRUE(torch::allclose(plain[i], checkpointed[i], 1e-5, 1e-7)) << "tensor " << i;
   }
   EXPECT_GT(largest, 0);
+}
+
+// TrainingLoraDelta's own backward against autograd through plain ops, the dropout mask drawn from
+// the same generator state.
+TEST(TrainingLoraDeltaTest, GradientsMatchAutogradWithAndWithoutDropout) {
+  for (double p : {0.0, 0.3}) {
+    torch::manual_seed(5);
+    auto x = torch::randn({2, 7, 12}).requires_grad_(true);
+    auto a = (torch::randn({4, 12}) * 0.3).requires_grad_(true);
+    auto b = (torch::randn({10, 4}) * 0.3).requires_grad_(true);
+    const auto upstream = torch::randn({2, 7, 10});
+    const auto state = GeneratorState(DeviceGenerator(torch::kCPU));
+    auto delta = TrainingLoraDelta(x, a, b, 2.0, p);
+    delta.backward(upstream);
+    std::vector<torch::Tensor> ours{x.grad().clone(), a.grad().clone(), b.grad().clone()};
+    for (auto* t : {&x, &a, &b}) t->mutable_grad().zero_();
+
+    SetGeneratorState(DeviceGenerator(torch::kCPU), state);
+    auto dropped = p > 0 ? x * torch::empty_like(x).bernoulli_(1 - p).div_(1 - p) : x;
+    auto expected = torch::linear(torch::linear(dropped, a), b) * 2.0;
+    expected.backward(upstream);
+    EXPECT_TRUE(torch::allclose(delta, expected, 1e-5, 1e-6)) << "p=" << p;
+    const std::vector<torch::Tensor> reference{x.grad(), a.grad(), b.grad()};
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(ours[i], reference[i], 1e-5, 1e-6)) << "p=" << p << " gradient " << i;
+    }
+    if (p > 0) {
+      EXPECT_FALSE(torch::allclose(delta, torch::linear(torch::linear(x, a), b) * 2.0)) << "dropout dropped nothing";
+    }
+  }
+}
+
+TEST(TrainingLoraDeltaTest, Bf16InputsGiveFloat32ParameterGradients) {
+  torch::manual_seed(6);
+  auto x = torch::randn({3, 16}).to(torch::kBFloat16).requires_grad_(true);
+  auto a = (torch::randn({2, 16}) * 0.3).requires_grad_(true);
+  auto b = (torch::randn({5, 2}) * 0.3).requires_grad_(true);
+  auto delta = TrainingLoraDelta(x, a, b, 1.5, 0.1);
+  EXPECT_EQ(delta.scalar_type(), torch::kBFloat16);
+  delta.sum().backward();
+  EXPECT_EQ(x.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(a.grad().scalar_type(), torch::kFloat);
+  EXPECT_EQ(b.grad().scalar_type(), torch::kFloat);
+  EXPECT_GT(a.grad().abs().sum().item<double>(), 0);
 }
 
 FineTuneSpec TinySpec(const std::filesystem::path& image_dir) {
