@@ -50,6 +50,7 @@ json MetricsJson(const FineTuneSpec& spec, const FineTuneResult& result) {
           {"train_examples", spec.data.train.size()},
           {"eval_examples", spec.data.eval.size()},
           {"total_steps", p.total_steps},
+          {"samples_per_second", p.samples_per_second},
           {"baseline", p.baseline ? EvalMetricsToJson(*p.baseline) : json()},
           {"per_epoch", per_epoch},
           {"final", per_epoch.empty() ? json() : per_epoch.back()},
