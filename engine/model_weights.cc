@@ -99,12 +99,10 @@ std::vector<WeightSlot> ModelWeights::Slots(const ModelConfig& config) {
 std::vector<Linear*> ModelWeights::linears() {
   std::vector<Linear*> out;
   for (auto& l : vision.layers) {
-    for (Linear* x : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) out.push_back(x);
+    for (Linear* x : l.linears()) out.push_back(x);
   }
   for (auto& l : text.layers) {
-    for (Linear* x : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
-      out.push_back(x);
-    }
+    for (Linear* x : l.linears()) out.push_back(x);
   }
   return out;
 }

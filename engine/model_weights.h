@@ -26,6 +26,17 @@ struct LayerNormWeights {
 struct VisionLayerWeights {
   LayerNormWeights layer_norm1, layer_norm2;
   Linear q_proj, k_proj, v_proj, out_proj, fc1, fc2;
+
+ private:
+  template <typename Self>
+  static auto LinearsOf(Self& l) {
+    return std::vector{&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2};
+  }
+
+ public:
+  // Its nn.Linears in module order (ModelWeights::linears() lists them in this order).
+  std::vector<Linear*> linears() { return LinearsOf(*this); }
+  std::vector<const Linear*> linears() const { return LinearsOf(*this); }
 };
 
 struct VisionWeights {
@@ -44,6 +55,17 @@ struct DecoderLayerWeights {
   torch::Tensor q_norm, k_norm;
   torch::Tensor input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,
       post_feedforward_layernorm;
+
+ private:
+  template <typename Self>
+  static auto LinearsOf(Self& l) {
+    return std::vector{&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj};
+  }
+
+ public:
+  // Its nn.Linears in module order (ModelWeights::linears() lists them in this order).
+  std::vector<Linear*> linears() { return LinearsOf(*this); }
+  std::vector<const Linear*> linears() const { return LinearsOf(*this); }
 };
 
 struct TextWeights {

@@ -75,10 +75,7 @@ torch::Tensor TextDecoderForward(const TextConfig& c, const TextWeights& w, cons
       auto recompute = [&c, &layer, in, lora, backend, i](const torch::Tensor& h) {
         return DecoderLayer(c, layer, h, in, lora, backend, nullptr, i);
       };
-      x = CheckpointedCall(recompute, x,
-                            LoraParameters({&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj,
-                                            &layer.gate_proj, &layer.up_proj, &layer.down_proj},
-                                           lora));
+      x = CheckpointedCall(recompute, x, LoraParameters(layer.linears(), lora));
     } else {
       x = DecoderLayer(c, layer, x, in, lora, backend, cache, i);
     }

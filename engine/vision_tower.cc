@@ -39,10 +39,7 @@ torch::Tensor VisionTowerForward(const VisionConfig& c, const VisionWeights& w, 
       auto recompute = [&c, &layer, lora, backend](const torch::Tensor& h) {
         return EncoderLayer(c, layer, h, lora, backend);
       };
-      x = CheckpointedCall(recompute, x,
-                           LoraParameters({&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.out_proj, &layer.fc1,
-                                           &layer.fc2},
-                                          lora));
+      x = CheckpointedCall(recompute, x, LoraParameters(layer.linears(), lora));
     } else {
       x = EncoderLayer(c, layer, x, lora, backend);
     }
