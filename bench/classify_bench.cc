@@ -2,7 +2,6 @@
 // after warm-up, with a device sync around each run. Prints median and p90 ms per batch.
 //   classify_bench --model DIR [--batch 8] [--iters 20] [--warmup 3] [--adapter DIR] [--trace FILE]   (--help)
 // --trace writes one more batch as a Chrome trace (kernel times), for tools/perf/summarize_trace.py.
-#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "base/flags.h"
 #include "base/status_macros.h"
+#include "bench/kineto_trace.h"
 #include "engine/classifier.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_bundle.h"
@@ -56,18 +56,6 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
   return o;
 }
 
-// One batch under the Kineto profiler (CPU ops and CUDA kernels), saved as a Chrome trace.
-void TraceOneBatch(const std::string& path, const std::function<void()>& run) {
-  namespace prof = torch::autograd::profiler;
-  using torch::profiler::impl::ActivityType;
-  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
-  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
-  prof::prepareProfiler(config, activities);
-  prof::enableProfiler(config, activities);
-  run();
-  prof::disableProfiler()->save(path);
-  std::printf("trace written to %s\n", path.c_str());
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,7 +97,7 @@ int main(int argc, char** argv) {
     if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   if (!parsed->trace.empty()) {
-    TraceOneBatch(parsed->trace, [&] {
+    TraceToChromeJson(parsed->trace, [&] {
       (void)classifier->Classify(pixels, adapter.get());
       Sync(options->device);
     });

@@ -1,38 +1,40 @@
 #!/usr/bin/env bash
 # Training speed and memory on the GPU machine, ours and peft's in the same call:
 #   device run, carry [".device"]:  source .device/setup.sh && bash bench/train_gpu.sh
-# Writes the 4B-shaped checkpoint as bench/gpu.sh's parity stage does, 64 synthetic 700x460 PNGs,
-# then runs `medgemma-cli train` for MAX_STEPS steps (default 6) of 8 samples at each setting of
-# SETTINGS ("micro-batch:checkpointing", default "1:on 8:on 1:off"), the rank-8 all-linear recipe.
-# Then peft on the same checkpoint and recipe (tools/perf/peft_train_bench.py) at each setting
-# unless PEFT=0. Reports samples/s over all steps and the process's peak GPU memory from nvidia-smi
-# for both (plus torch's max allocated for peft), with logs and the table (TRAIN.md) under $OUT (or /tmp/train-bench).
+# Writes the 4B-shaped checkpoint as bench/gpu.sh's parity stage does (running that parity gate
+# unless PARITY=0), then runs the stages of STAGES (default "step trainer peft losses") at each setting of SETTINGS
+# ("micro-batch:checkpointing", default "1:on 8:on 8:off"; accumulation 8 / micro-batch, at least
+# 1), the rank-8 all-linear recipe:
+#   step     train_step_bench: the device side alone on random images, after 2 warm-up steps;
+#            with TRACE=1 also one traced step each, summarized (GPU busy time, launches, kernels)
+#   trainer  medgemma-cli train end to end (data pipeline, evaluation, checkpoints) for MAX_STEPS
+#            steps (default 6) on 64 synthetic 700x460 PNGs, samples/s as the trainer reports it
+#   peft     tools/perf/peft_train_bench.py on the same checkpoint and recipe
+#   losses   tools/parity/train_parity.py: per-step losses against peft's, dropout off and on
+#            (LOSS_PARTS, default "off,on")
+# Memory is reported the same way for all: torch's peak allocated and reserved bytes, and the
+# process's peak from nvidia-smi (which adds the CUDA context). Logs and TRAIN.md go under $OUT
+# (or /tmp/train-bench).
 set -uo pipefail
 out=${OUT:-/tmp/train-bench}
 mkdir -p "$out"
 work=/tmp/parity
 data=/tmp/train-bench-data
 runs=/tmp/train-bench-runs  # adapters and checkpoints, kept out of $OUT
-bash tools/device/build.sh medgemma-cli || exit 1
+stamp() { echo "[$(date +%T)] $*"; }
+bash tools/device/build.sh medgemma-cli train_step_bench cuda_training_tests || exit 1
+stamp built
+build-gpu/bin/cuda_training_tests > "$out/cuda_training_tests.log" 2>&1
+grep -E "^\[  (PASSED|FAILED) |^\[  FAILED" "$out/cuda_training_tests.log"
 if [ ! -d "$work/big" ]; then
-  PYTHONUNBUFFERED=1 python3 tools/parity/parity.py --cli build-gpu/bin/medgemma-cli --work "$work" \
+  only=()
+  [ "${PARITY:-1}" = 0 ] && only=(--write-4b-only)
+  PYTHONUNBUFFERED=1 python3 tools/parity/parity.py --cli build-gpu/bin/medgemma-cli --work "$work" "${only[@]}" \
     > "$out/parity.log" 2>&1 || { tail -20 "$out/parity.log"; exit 1; }
+  grep -E "gate|max \||argmax" "$out/parity.log" | head -12
+  stamp "parity done"
 fi
-mkdir -p "$data/png"
-python3 - "$data" <<'PY'
-import sys
-sys.path.insert(0, "tools/parity")
-import hf_reference as ref
-data = sys.argv[1]
-rows = []
-for i in range(64):
-    ref.make_png(f"{data}/png/{i:03d}.png", 700, 460, i)
-    rows.append(f"png/{i:03d}.png,{i % 8}")
-open(f"{data}/train.csv", "w").write("path,label\n" + "\n".join(rows) + "\n")
-open(f"{data}/eval.csv", "w").write("path,label\n" + "\n".join(rows[:8]) + "\n")
-PY
-echo "| run | micro-batch | checkpointing | samples/s | peak GPU memory (nvidia-smi) | wall s |" | tee "$out/TRAIN.md"
-echo "|---|---|---|---|---|---|" | tee -a "$out/TRAIN.md"
+
 # with_peak_memory MEM LOG command...: runs the command (output to LOG) while polling nvidia-smi
 # into MEM; prints the peak in GiB.
 with_peak_memory() {
@@ -44,25 +46,78 @@ with_peak_memory() {
   kill $poll
   python3 -c "import sys; print(f'{max(int(l) for l in open(sys.argv[1]) if l.strip()) / 1024:.1f} GiB')" "$mem"
 }
-for setting in ${SETTINGS:-1:on 8:on 1:off}; do
-  micro=${setting%%:*} ckpt=${setting##*:}
-  flag=--activation-checkpointing
-  [ "$ckpt" = off ] && flag=--no-activation-checkpointing
-  run="$out/ours_mb${micro}_$ckpt"
-  rm -rf "$runs/${run##*/}"
-  start=$SECONDS
-  peak=$(with_peak_memory "$run.mem" "$run.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
-    --out "$runs/${run##*/}" --device cuda \
-    --train-csv "$data/train.csv" --eval-csv "$data/eval.csv" --micro-batch-size "$micro" --grad-accum $((8 / micro)) \
-    --max-steps "${MAX_STEPS:-6}" --epochs 1 --lr 5e-4 --r 8 --alpha 16 --dropout 0.1 --max-grad-norm 0.3 $flag)
-  rate=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_second'], 2))" \
-    "$runs/${run##*/}/metrics.json" 2>/dev/null || echo failed)
-  echo "| ours | $micro | $ckpt | $rate | $peak | $((SECONDS - start)) |" | tee -a "$out/TRAIN.md"
-  [ "${PEFT:-1}" = 0 ] && continue
-  run="$out/peft_mb${micro}_$ckpt"
-  start=$SECONDS
-  peak=$(with_peak_memory "$run.mem" "$run.log" python3 tools/perf/peft_train_bench.py --model "$work/big" \
-    --micro-batch "$micro" --checkpointing "$ckpt" --steps "${MAX_STEPS:-6}")
-  rate=$(grep -o "[0-9.]* samples/s, max allocated [0-9.]* GiB" "$run.log" || echo "failed: $(tail -1 "$run.log")")
-  echo "| peft | $micro | $ckpt | $rate | $peak | $((SECONDS - start)) |" | tee -a "$out/TRAIN.md"
-done
+accumulation() { local a=$((8 / $1)); echo $((a > 0 ? a : 1)); }
+row() { echo "| $* |" | tee -a "$out/TRAIN.md"; }
+: > "$out/TRAIN.md"
+row "run | micro-batch | checkpointing | samples/s | peak allocated / reserved (torch) | peak (nvidia-smi) | wall s"
+row "---|---|---|---|---|---|---"
+stages=${STAGES:-step trainer peft losses}
+
+if [[ " $stages " == *" step "* ]]; then
+  for setting in ${SETTINGS:-1:on 8:on 8:off}; do
+    micro=${setting%%:*} ckpt=${setting##*:}
+    run="$out/step_mb${micro}_$ckpt"
+    trace=()
+    [ "${TRACE:-0}" = 1 ] && trace=(--trace "$run.trace.json")
+    start=$SECONDS
+    peak=$(with_peak_memory "$run.mem" "$run.log" build-gpu/bin/train_step_bench --model "$work/big" --device cuda \
+      --micro-batch "$micro" --accumulation "$(accumulation "$micro")" --checkpointing "$ckpt" "${trace[@]}")
+    line=$(grep -o "[0-9.]* samples/s, peak allocated [0-9.]* GiB, peak reserved [0-9.]* GiB" "$run.log" || echo "failed: $(tail -1 "$run.log")")
+    row "ours, step | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
+    if [ -f "$run.trace.json" ]; then
+      python3 tools/perf/summarize_trace.py "$run.trace.json" --title "step mb$micro ckpt $ckpt" 2>&1 | head -24
+      rm -f "$run.trace.json"
+    fi
+  done
+fi
+
+if [[ " $stages " == *" trainer "* ]]; then
+  mkdir -p "$data/png"
+  python3 - "$data" <<'PY'
+import sys
+sys.path.insert(0, "tools/parity")
+import hf_reference as ref
+data = sys.argv[1]
+rows = []
+for i in range(64):
+    ref.make_png(f"{data}/png/{i:03d}.png", 700, 460, i)
+    rows.append(f"png/{i:03d}.png,{i % 8}")
+open(f"{data}/train.csv", "w").write("path,label\n" + "\n".join(rows) + "\n")
+open(f"{data}/eval.csv", "w").write("path,label\n" + "\n".join(rows[:8]) + "\n")
+PY
+  for setting in ${SETTINGS:-1:on 8:on 8:off}; do
+    micro=${setting%%:*} ckpt=${setting##*:}
+    flag=--activation-checkpointing
+    [ "$ckpt" = off ] && flag=--no-activation-checkpointing
+    run="$out/trainer_mb${micro}_$ckpt"
+    rm -rf "$runs/${run##*/}"
+    start=$SECONDS
+    peak=$(with_peak_memory "$run.mem" "$run.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
+      --out "$runs/${run##*/}" --device cuda \
+      --train-csv "$data/train.csv" --eval-csv "$data/eval.csv" --micro-batch-size "$micro" \
+      --grad-accum "$(accumulation "$micro")" --max-steps "${MAX_STEPS:-6}" --epochs 1 --lr 5e-4 --r 8 --alpha 16 \
+      --dropout 0.1 --max-grad-norm 0.3 $flag)
+    line=$(python3 -c "import json,sys; m = json.load(open(sys.argv[1])); print(f\"{m['samples_per_second']:.2f} | {m['peak_gpu_allocated_bytes'] / 2**30:.1f} / {m['peak_gpu_reserved_bytes'] / 2**30:.1f} GiB\")" \
+      "$runs/${run##*/}/metrics.json" 2>/dev/null || echo "failed: $(tail -1 "$run.log") |")
+    row "ours, trainer | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
+  done
+fi
+
+if [[ " $stages " == *" peft "* ]]; then
+  for setting in ${SETTINGS:-1:on 8:on 8:off}; do
+    micro=${setting%%:*} ckpt=${setting##*:}
+    run="$out/peft_mb${micro}_$ckpt"
+    start=$SECONDS
+    peak=$(with_peak_memory "$run.mem" "$run.log" python3 tools/perf/peft_train_bench.py --model "$work/big" \
+      --micro-batch "$micro" --accumulation "$(accumulation "$micro")" --checkpointing "$ckpt" --steps "${MAX_STEPS:-6}")
+    line=$(grep -o "[0-9.]* samples/s .*GiB" "$run.log" || echo "failed: $(tail -1 "$run.log") |")
+    row "peft | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
+  done
+fi
+if [[ " $stages " == *" losses "* ]]; then
+  PYTHONUNBUFFERED=1 python3 tools/parity/train_parity.py --cli build-gpu/bin/medgemma-cli --model "$work/big" \
+    --work /tmp/train-parity --parts "${LOSS_PARTS:-off,on}" > "$out/train_parity.log" 2>&1
+  echo "train_parity exit $?"
+  grep -E "^\[parity\]|FAILED|Error" "$out/train_parity.log" | tail -8
+fi
+stamp done

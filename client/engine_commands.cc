@@ -349,9 +349,9 @@ absl::Status Train(const std::vector<std::string>& argv) {
   std::cerr << "train: " << spec.data.train.size() << " examples, eval: " << spec.data.eval.size() << "\n";
   FineTuneCallbacks callbacks;
   callbacks.on_progress = [](const FineTuneProgress& p) {
-    std::cerr << absl::StrFormat("\repoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  eta %.0fs ", p.epoch,
-                                 p.total_epochs, p.step, p.total_steps, p.train_loss, p.learning_rate,
-                                 p.samples_per_second, p.eta_seconds);
+    std::cerr << absl::StrFormat("\repoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  peak %.1f GiB  eta %.0fs ",
+                                 p.epoch, p.total_epochs, p.step, p.total_steps, p.train_loss, p.learning_rate,
+                                 p.samples_per_second, p.peak_gpu_allocated_bytes / double{1 << 30}, p.eta_seconds);
   };
   MG_ASSIGN_OR_RETURN(FineTuneResult result, RunFineTune(bundle, spec, out, callbacks));
   std::cerr << "\n";

@@ -17,10 +17,11 @@ namespace medgemma::cli {
 namespace {
 
 std::string StatusLine(const v1::JobStatus& s) {
-  return absl::StrFormat("%s  %s  %-9s epoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  eta %.0fs",
-                         s.job_id(), s.adapter_name(), v1::JobState_Name(s.state()), s.epoch(), s.total_epochs(),
-                         s.step(), s.total_steps(), s.train_loss(), s.learning_rate(), s.samples_per_second(),
-                         s.eta_seconds());
+  return absl::StrFormat(
+      "%s  %s  %-9s epoch %d/%d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  peak GPU %.1f GiB  eta %.0fs",
+      s.job_id(), s.adapter_name(), v1::JobState_Name(s.state()), s.epoch(), s.total_epochs(), s.step(),
+      s.total_steps(), s.train_loss(), s.learning_rate(), s.samples_per_second(),
+      s.peak_gpu_memory_allocated_bytes() / double{1 << 30}, s.eta_seconds());
 }
 
 void PrintEvalTable(const v1::JobStatus& s) {

@@ -1,6 +1,7 @@
 #include "engine/device_memory.h"
 
 #ifdef MEDGEMMA_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -20,6 +21,35 @@ std::optional<int64_t> DeviceMemoryInUse(const torch::Device& device) {
 #else
   (void)device;
   return std::nullopt;
+#endif
+}
+
+#ifdef MEDGEMMA_WITH_CUDA
+namespace {
+c10::DeviceIndex IndexOf(const torch::Device& device) {
+  return device.has_index() ? device.index() : static_cast<c10::DeviceIndex>(0);
+}
+}  // namespace
+#endif
+
+std::optional<DeviceMemoryPeaks> PeakDeviceMemory(const torch::Device& device) {
+#ifdef MEDGEMMA_WITH_CUDA
+  if (!device.is_cuda()) return std::nullopt;
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  const auto stats = alloc::getDeviceStats(IndexOf(device));
+  const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  return DeviceMemoryPeaks{stats.allocated_bytes[all].peak, stats.reserved_bytes[all].peak};
+#else
+  (void)device;
+  return std::nullopt;
+#endif
+}
+
+void ResetDeviceMemoryPeaks(const torch::Device& device) {
+#ifdef MEDGEMMA_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(IndexOf(device));
+#else
+  (void)device;
 #endif
 }
 

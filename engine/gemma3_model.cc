@@ -63,7 +63,11 @@ Gemma3Model::Gemma3Model(ModelConfig config, ModelWeights weights, const ModelOp
     : config_(std::move(config)),
       weights_(std::move(weights)),
       options_(options),
-      rotaries_(DecoderRotaries::Create(config_.text, options.device)) {}
+      rotaries_(DecoderRotaries::Create(config_.text, options.device)),
+      // transformers keeps the scale as a buffer in the model's dtype: sqrt(hidden) rounded to it.
+      embed_scale_(torch::scalar_tensor(std::sqrt(static_cast<double>(config_.text.hidden_size)))
+                       .to(options.dtype)
+                       .item<double>()) {}
 
 absl::StatusOr<std::shared_ptr<const Gemma3Model>> Gemma3Model::Load(const std::filesystem::path& model_dir,
                                                                      const ModelOptions& options) {
@@ -85,27 +89,30 @@ std::shared_ptr<const Gemma3Model> Gemma3Model::FromWeights(ModelConfig config, 
 }
 
 torch::Tensor Gemma3Model::ImageSoftTokens(const torch::Tensor& pixel_values, const LoraContext& lora) const {
-  auto vision = VisionTowerForward(config_.vision, weights_.vision, pixel_values.to(options_.device), lora,
+  auto vision = VisionTowerForward(config_.vision, weights_.vision, pixel_values.to(options_.device, /*non_blocking=*/true), lora,
                                    options_.attention);
   return ProjectImageFeatures(config_, weights_.projector, vision);
 }
 
 torch::Tensor Gemma3Model::Embed(const torch::Tensor& input_ids, const torch::Tensor& image_soft_tokens) const {
   const auto& table = weights_.text.embed_tokens;
-  auto ids = input_ids.to(options_.device);
-  auto is_image = ids.eq(config_.image_token_id);
-  // The soft-token id may lie outside the embedding table; its rows are overwritten anyway.
-  auto lookup_ids = config_.image_token_id >= table.size(0) ? ids.masked_fill(is_image, config_.text.pad_token_id) : ids;
-  auto scale = torch::tensor(std::sqrt(static_cast<double>(config_.text.hidden_size)), torch::kFloat)
-                   .to(table.device(), table.scalar_type());
-  auto embeds = torch::embedding(table, lookup_ids) * scale;
+  // The placeholders are counted and located where the ids are: for host ids (every prompt) that
+  // costs no wait on the device, which a training step or a batch would otherwise pay per call.
+  auto is_image = input_ids.eq(config_.image_token_id);
   const int64_t placeholders = is_image.sum().item<int64_t>();
   const int64_t provided = image_soft_tokens.defined() ? image_soft_tokens.size(0) * image_soft_tokens.size(1) : 0;
   TORCH_CHECK(placeholders == provided, "the input has ", placeholders, " image soft tokens but the images give ",
               provided);
+  // The soft-token id may lie outside the embedding table; its rows are overwritten anyway.
+  auto lookup_ids = config_.image_token_id >= table.size(0) ? input_ids.masked_fill(is_image, config_.text.pad_token_id)
+                                                            : input_ids;
+  auto embeds = torch::embedding(table, lookup_ids.to(options_.device, /*non_blocking=*/true)) * embed_scale_;
   if (provided == 0) return embeds;
-  auto mask = is_image.unsqueeze(-1).expand_as(embeds);
-  return embeds.masked_scatter(mask, image_soft_tokens.to(embeds.scalar_type()));
+  auto rows = is_image.flatten().nonzero().squeeze(1).to(options_.device, /*non_blocking=*/true);
+  const int64_t width = embeds.size(-1);
+  return embeds.view({-1, width})
+      .index_copy(0, rows, image_soft_tokens.reshape({-1, width}).to(embeds.scalar_type()))
+      .view(embeds.sizes());
 }
 
 torch::Tensor Gemma3Model::DecodeEmbeddings(const torch::Tensor& embeds, const TokenLayout& layout,
@@ -114,16 +121,19 @@ torch::Tensor Gemma3Model::DecodeEmbeddings(const torch::Tensor& embeds, const T
 }
 
 torch::Tensor Gemma3Model::Hidden(const ModelInputs& inputs, const LoraContext& lora, KvCache* cache) const {
-  auto ids = inputs.input_ids.to(options_.device);
-  auto attention_mask = inputs.attention_mask.defined() ? inputs.attention_mask.to(options_.device) : torch::ones_like(ids);
-  auto token_types = inputs.token_type_ids.defined() ? inputs.token_type_ids.to(options_.device)
-                                                     : ids.eq(config_.image_token_id).to(torch::kLong);
+  // Small host tensors go up without waiting for the device (cudaMemcpyAsync stages pageable
+  // memory at once); a plain .to() would synchronise the stream at every call.
+  const auto& ids = inputs.input_ids;
+  auto attention_mask = inputs.attention_mask.defined() ? inputs.attention_mask : torch::ones_like(ids);
+  auto token_types = inputs.token_type_ids.defined() ? inputs.token_type_ids : ids.eq(config_.image_token_id).to(torch::kLong);
   torch::Tensor soft_tokens;
   if (inputs.pixel_values.defined() && inputs.pixel_values.size(0) > 0) {
     soft_tokens = ImageSoftTokens(inputs.pixel_values, lora);
   }
   auto embeds = Embed(ids, soft_tokens);
-  return DecodeEmbeddings(embeds, TokenLayout::FromMasks(attention_mask, token_types), lora, cache);
+  const auto layout = TokenLayout::FromMasks(attention_mask.to(options_.device, /*non_blocking=*/true),
+                                             token_types.to(options_.device, /*non_blocking=*/true));
+  return DecodeEmbeddings(embeds, layout, lora, cache);
 }
 
 torch::Tensor Gemma3Model::Logits(const torch::Tensor& hidden, const torch::Tensor& vocab_rows) const {
@@ -134,7 +144,7 @@ torch::Tensor Gemma3Model::Logits(const torch::Tensor& hidden, const torch::Tens
   // A few rows (the label answers): the final norm and the head in float32 cost nothing here and
   // spare the logits bf16's rounding, which alone moves a softmax over logits near 20 by ~1%.
   auto normed = GemmaRmsNorm(hidden.to(torch::kFloat), weights_.text.norm, config_.text.rms_norm_eps);
-  return torch::linear(normed, head.index_select(0, vocab_rows.to(head.device())).to(torch::kFloat));
+  return torch::linear(normed, head.index_select(0, vocab_rows.to(head.device(), /*non_blocking=*/true)).to(torch::kFloat));
 }
 
 absl::StatusOr<torch::Tensor> Gemma3Model::ForwardLogits(const ModelInputs& inputs, const LoraAdapter* adapter) const {

@@ -53,6 +53,7 @@ class Gemma3Model {
   // (N, C, S, S) -> (N, mm_tokens_per_image, D)
   torch::Tensor ImageSoftTokens(const torch::Tensor& pixel_values, const LoraContext& lora) const;
   // Scaled token embeddings with the image soft tokens written over the placeholder positions.
+  // Host ids (as BatchPrompts makes them) keep the device queue free of waits.
   torch::Tensor Embed(const torch::Tensor& input_ids, const torch::Tensor& image_soft_tokens) const;
   // Hidden states before the final norm, (B, L, D).
   torch::Tensor Hidden(const ModelInputs& inputs, const LoraContext& lora, KvCache* cache) const;
@@ -70,6 +71,7 @@ class Gemma3Model {
   ModelWeights weights_;
   ModelOptions options_;
   DecoderRotaries rotaries_;
+  double embed_scale_;
 };
 
 }  // namespace medgemma

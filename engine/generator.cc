@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> GenerateGreedy(const Gemma3Mod
       if (std::all_of(done.begin(), done.end(), [](bool d) { return d; }) || step + 1 == options.max_new_tokens) break;
       TokenLayout layout{(lengths + step).view({batch, 1}), torch::ones({batch, 1}, torch::TensorOptions(device).dtype(torch::kBool)),
                          torch::full({batch, 1}, -1, torch::TensorOptions(device).dtype(torch::kLong))};
-      auto embeds = model.Embed(next.view({batch, 1}), torch::Tensor());
+      auto embeds = model.Embed(next_cpu.view({batch, 1}), torch::Tensor());
       last = model.DecodeEmbeddings(embeds, layout, lora, &cache).squeeze(1);
     }
     return out;

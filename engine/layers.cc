@@ -4,7 +4,7 @@
 
 #include "engine/cuda_fusions.h"
 #include "engine/lora_adapter.h"
-#include "engine/lora_delta.h"
+#include "engine/training_lora_linear.h"
 
 namespace medgemma {
 namespace {
@@ -57,19 +57,23 @@ bool InferenceOnly(const LoraContext& lora) { return !lora.training && !torch::G
 }  // namespace
 
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora) {
-  // at::linear fuses the bias into the GEMM (torch::nn::functional::linear adds it in a second pass).
-  auto y = torch::linear(x, linear.weight, linear.bias);
   const LoraWeights* adapter = AdapterFor(linear, lora);
-  if (adapter == nullptr) return y;
-  if (InferenceOnly(lora) && adapter->a_compute.defined()) return AddLoraDelta(x, std::move(y), *adapter);
+  // at::linear fuses the bias into the GEMM (torch::nn::functional::linear adds it in a second pass).
+  if (adapter == nullptr) return torch::linear(x, linear.weight, linear.bias);
+  if (InferenceOnly(lora) && adapter->a_compute.defined()) {
+    return AddLoraDelta(x, torch::linear(x, linear.weight, linear.bias), *adapter);
+  }
   const double p = lora.training ? lora.adapter->config().dropout : 0.0;
   const double scale = lora.adapter->config().scale();
-  if (torch::GradMode::is_enabled()) return y + TrainingLoraDelta(x, adapter->a, adapter->b, scale, p);
+  // Training takes this path with autograd off too (a checkpointed block's first pass): its
+  // recomputation must see the same arithmetic and the same dropout draws.
+  if (lora.training || torch::GradMode::is_enabled()) {
+    return TrainingLoraLinear(x, linear.weight, linear.bias, adapter->a, adapter->b, scale, p);
+  }
   // Evaluating an adapter being trained: peft's arithmetic, which keeps adapter weights in float32
   // next to a bf16 base and casts the input up (autocast_adapter_dtype).
-  auto xa = x.to(adapter->a.scalar_type());
-  if (p > 0) xa = torch::dropout(xa, p, /*train=*/true);
-  auto delta = torch::linear(torch::linear(xa, adapter->a), adapter->b) * scale;
+  auto y = torch::linear(x, linear.weight, linear.bias);
+  auto delta = torch::linear(torch::linear(x.to(adapter->a.scalar_type()), adapter->a), adapter->b) * scale;
   return (y + delta).to(y.scalar_type());
 }
 

@@ -1,5 +1,5 @@
 // The elementwise and projection operations shared by the vision tower and the decoder, with the
-// dtype casts transformers makes (RMSNorm and softmax in float32, LoRA in float32 while training);
+// dtype casts transformers makes (RMSNorm and softmax in float32, LoRA in float32 when evaluating);
 // where we differ for speed (bias and GELU in the GEMM's epilogue, LoRA in the model's dtype for
 // inference) the parity gate of bench/gpu.sh holds it. These throw c10::Error; callers reach them
 // only from inside GuardTorch.
@@ -35,8 +35,8 @@ torch::Tensor GeluTanhMul(const torch::Tensor& gate, const torch::Tensor& up);
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, double eps);
 
 // x W^T (+ b), plus the adapter's B(A(dropout(x))) * scale when it targets `linear`: while training
-// through TrainingLoraDelta (engine/lora_delta.h), for inference in the model's dtype onto the
-// output, and for an adapter being evaluated in peft's float32.
+// through TrainingLoraLinear (engine/training_lora_linear.h), for inference in the model's dtype
+// onto the output, and for an adapter being evaluated in peft's float32.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
 // The adapter's trainable tensors for `linears` (what a checkpointed block passes to CheckpointedCall).
 std::vector<torch::Tensor> LoraParameters(const std::vector<const Linear*>& linears, const LoraContext& lora);

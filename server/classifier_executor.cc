@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/device_memory.h"
+#include "engine/host_staging.h"
 #include "engine/torch_guard.h"
 
 namespace medgemma::server {
@@ -17,13 +18,9 @@ absl::StatusOr<torch::Tensor> ClassifierExecutor::Classify(const Batch<ClassifyT
   const LoraAdapter* adapter = served ? served->adapter.get() : nullptr;
   const torch::Device device = classifier_->model().options().device;
   return GuardTorch("classify batch", [&]() -> absl::StatusOr<torch::Tensor> {
-    // Staged in pinned memory so the upload is one asynchronous DMA.
-    const auto& first = batch.tasks.front().pixels;
-    std::vector<int64_t> shape{static_cast<int64_t>(batch.tasks.size())};
-    shape.insert(shape.end(), first.sizes().begin(), first.sizes().end());
-    auto staged = torch::empty(shape, first.options().pinned_memory(device.is_cuda()));
-    for (size_t i = 0; i < batch.tasks.size(); ++i) staged[static_cast<int64_t>(i)].copy_(batch.tasks[i].pixels);
-    auto pixels = NormalizePixels(staged.to(device, /*non_blocking=*/true), preprocess_);
+    std::vector<torch::Tensor> rows;
+    for (const auto& task : batch.tasks) rows.push_back(task.pixels);
+    auto pixels = NormalizePixels(StackForUpload(rows, device).to(device, /*non_blocking=*/true), preprocess_);
     return classifier_->Classify(pixels, adapter);
   });
 }

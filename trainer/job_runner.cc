@@ -221,6 +221,8 @@ void JobRunner::ApplyProgress(const FineTuneProgress& p, v1::JobStatus* status) 
   status->set_samples_per_second(static_cast<float>(p.samples_per_second));
   status->set_eta_seconds(static_cast<float>(p.eta_seconds));
   status->set_resumed_from_step(p.resumed_from_step);
+  status->set_peak_gpu_memory_allocated_bytes(p.peak_gpu_allocated_bytes);
+  status->set_peak_gpu_memory_reserved_bytes(p.peak_gpu_reserved_bytes);
   if (p.baseline) *status->mutable_baseline() = ToProto(*p.baseline);
   status->clear_per_epoch();
   for (const auto& m : p.per_epoch) *status->add_per_epoch() = ToProto(m);
@@ -257,7 +259,7 @@ void JobRunner::RunJob(const std::string& job_id) {
   FineTuneCallbacks callbacks;
   callbacks.on_progress = [&](const FineTuneProgress& p) {
     ApplyProgress(p, &status);
-    if (p.step > 0) metrics_->ObserveStep(p.step, p.train_loss, p.learning_rate, p.samples_per_second);
+    if (p.step > 0) metrics_->ObserveStep(p);
     if (p.baseline) metrics_->SetEvalAccuracy("baseline", p.baseline->accuracy);
     if (!p.per_epoch.empty()) metrics_->SetEvalAccuracy("latest", p.per_epoch.back().accuracy);
     const size_t seen = p.per_epoch.size() + (p.baseline ? 1 : 0);

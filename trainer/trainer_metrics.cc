@@ -30,6 +30,11 @@ TrainerMetrics::TrainerMetrics()
                               .Help("Training throughput of the running job")
                               .Register(*registry_)
                               .Add({})),
+      peak_gpu_memory_(prometheus::BuildGauge()
+                           .Name("medgemma_trainer_peak_gpu_memory_bytes")
+                           .Help("Peak GPU memory of the running job (measure: allocated or reserved, as "
+                                 "torch.cuda.max_memory_allocated / max_memory_reserved)")
+                           .Register(*registry_)),
       eval_accuracy_(prometheus::BuildGauge()
                          .Name("medgemma_trainer_eval_accuracy")
                          .Help("Eval-split accuracy of the latest job (which: baseline or latest)")
@@ -46,12 +51,14 @@ void TrainerMetrics::SetJobsByState(const std::map<std::string, int>& counts) {
   for (const auto& [state, count] : counts) jobs_.Add({{"state", state}}).Set(count);
 }
 
-void TrainerMetrics::ObserveStep(int64_t step, double loss, double learning_rate, double samples_per_second) {
+void TrainerMetrics::ObserveStep(const FineTuneProgress& p) {
   steps_.Increment();
-  step_.Set(static_cast<double>(step));
-  loss_.Set(loss);
-  learning_rate_.Set(learning_rate);
-  samples_per_second_.Set(samples_per_second);
+  step_.Set(static_cast<double>(p.step));
+  loss_.Set(p.train_loss);
+  learning_rate_.Set(p.learning_rate);
+  samples_per_second_.Set(p.samples_per_second);
+  peak_gpu_memory_.Add({{"measure", "allocated"}}).Set(static_cast<double>(p.peak_gpu_allocated_bytes));
+  peak_gpu_memory_.Add({{"measure", "reserved"}}).Set(static_cast<double>(p.peak_gpu_reserved_bytes));
 }
 
 void TrainerMetrics::SetEvalAccuracy(const std::string& which, double accuracy) {

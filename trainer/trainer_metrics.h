@@ -1,5 +1,5 @@
 // Prometheus metrics of medgemma-trainer: jobs by state, promotions by outcome, and the running
-// job's step, loss, learning rate, throughput and latest evaluation.
+// job's step, loss, learning rate, throughput, peak GPU memory and latest evaluation.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+
+#include "engine/training/fine_tune_run.h"
 
 namespace medgemma::trainer {
 
@@ -20,7 +22,7 @@ class TrainerMetrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void SetJobsByState(const std::map<std::string, int>& counts);
-  void ObserveStep(int64_t step, double loss, double learning_rate, double samples_per_second);
+  void ObserveStep(const FineTuneProgress& progress);
   void SetEvalAccuracy(const std::string& which, double accuracy);
   // outcome: promoted | refused (the gate said no) | failed (a server could not take it)
   void CountPromotion(const std::string& outcome) { promotions_.Add({{"outcome", outcome}}).Increment(); }
@@ -33,6 +35,7 @@ class TrainerMetrics {
   prometheus::Gauge& loss_;
   prometheus::Gauge& learning_rate_;
   prometheus::Gauge& samples_per_second_;
+  prometheus::Family<prometheus::Gauge>& peak_gpu_memory_;
   prometheus::Family<prometheus::Gauge>& eval_accuracy_;
   prometheus::Family<prometheus::Counter>& promotions_;
 };

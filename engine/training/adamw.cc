@@ -3,7 +3,6 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
-#include <cmath>
 
 namespace medgemma {
 
@@ -11,22 +10,27 @@ AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, Options 
   for (auto& [name, param] : params) {
     slots_.push_back({name, param, torch::zeros_like(param), torch::zeros_like(param)});
   }
+  const auto device = slots_.empty() ? torch::Device(torch::kCPU) : slots_.front().param.device();
+  step_ = torch::zeros({}, torch::TensorOptions(device).dtype(torch::kFloat));
 }
 
 void AdamW::Step(double lr) {
   torch::NoGradGuard no_grad;
-  ++steps_;
-  const double bias_correction1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));
-  const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, static_cast<double>(steps_)));
+  std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs;
   for (auto& slot : slots_) {
-    const torch::Tensor& grad = slot.param.grad();
-    if (!grad.defined()) continue;
-    if (options_.weight_decay != 0) slot.param.mul_(1 - lr * options_.weight_decay);
-    slot.exp_avg.lerp_(grad, 1 - options_.beta1);
-    slot.exp_avg_sq.mul_(options_.beta2).addcmul_(grad, grad, 1 - options_.beta2);
-    auto denom = (slot.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
-    slot.param.addcdiv_(slot.exp_avg, denom, -lr / bias_correction1);
+    if (!slot.param.grad().defined()) continue;
+    params.push_back(slot.param);
+    grads.push_back(slot.param.grad());
+    exp_avgs.push_back(slot.exp_avg);
+    exp_avg_sqs.push_back(slot.exp_avg_sq);
   }
+  ++steps_;
+  step_.fill_(static_cast<double>(steps_));
+  if (params.empty()) return;
+  // Every parameter shares the one step count; the kernel only reads it.
+  const std::vector<torch::Tensor> steps(params.size(), step_);
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1,
+                    options_.beta2, options_.weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false);
 }
 
 void AdamW::ZeroGrad() {
@@ -59,19 +63,16 @@ absl::Status AdamW::LoadState(const std::map<std::string, torch::Tensor>& state,
   return absl::OkStatus();
 }
 
-double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
+torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
-    if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(torch::kFloat));
+    if (p.grad().defined()) grads.push_back(p.grad());
   }
-  if (norms.empty()) return 0;
-  auto total = torch::stack(norms).norm(2);
-  auto coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
-  for (const auto& p : params) {
-    if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().device()));
-  }
-  return total.item<double>();
+  if (grads.empty()) return {};
+  auto total = torch::stack(at::_foreach_norm(grads, 2)).norm(2);
+  at::_foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp_max(1.0));
+  return total;
 }
 
 }  // namespace medgemma

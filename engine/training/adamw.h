@@ -1,5 +1,7 @@
 // AdamW exactly as torch.optim.AdamW computes it (decoupled weight decay, bias-corrected moments),
-// over named tensors so its state can be checkpointed and restored bit for bit.
+// over named tensors so its state can be checkpointed and restored bit for bit. The update is
+// torch's fused multi-tensor kernel (what AdamW(fused=True) runs): a few launches for the ~800
+// adapter tensors of the 4B model instead of six each, and no host sync.
 #pragma once
 
 #include <absl/status/status.h>
@@ -23,7 +25,7 @@ class AdamW {
 
   AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, Options options);
 
-  // One update of every parameter with a gradient, at learning rate `lr`.
+  // One update of every parameter with a gradient, at learning rate `lr`. Throws c10::Error.
   void Step(double lr);
   void ZeroGrad();
   int64_t steps() const { return steps_; }
@@ -40,10 +42,12 @@ class AdamW {
   std::vector<Slot> slots_;
   Options options_;
   int64_t steps_ = 0;
+  torch::Tensor step_;  // steps_ as the fused kernel reads it (float32 on the parameters' device)
 };
 
-// torch.nn.utils.clip_grad_norm_: scales all gradients by min(1, max_norm / (norm + 1e-6)) and
-// returns the total L2 norm before scaling.
-double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm);
+// torch.nn.utils.clip_grad_norm_ (foreach): scales all gradients by min(1, max_norm / (norm + 1e-6))
+// and returns the total L2 norm before scaling, as a 0-dim float32 tensor on the gradients' device
+// so that reading it is the caller's one sync; undefined when no parameter has a gradient.
+torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm);
 
 }  // namespace medgemma

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "base/status_macros.h"
+#include "engine/torch_guard.h"
 
 namespace medgemma {
 
@@ -14,7 +15,11 @@ absl::StatusOr<EvalMetrics> Evaluate(const Classifier& classifier, const std::ve
     if (cancelled && cancelled()) return absl::CancelledError("evaluation cancelled");
     const std::vector<LabeledImage> batch(images.begin() + start,
                                           images.begin() + std::min(images.size(), start + batch_size));
-    MG_ASSIGN_OR_RETURN(torch::Tensor pixel_values, pixels.Batch(batch));
+    const torch::Device device = classifier.model().options().device;
+    MG_ASSIGN_OR_RETURN(torch::Tensor staged, pixels.Batch(batch, device));
+    MG_ASSIGN_OR_RETURN(torch::Tensor pixel_values, GuardTorch("normalize pixels", [&]() -> absl::StatusOr<torch::Tensor> {
+                          return NormalizePixels(staged.to(device, /*non_blocking=*/true), pixels.config());
+                        }));
     MG_ASSIGN_OR_RETURN(torch::Tensor probabilities, classifier.Classify(pixel_values, adapter));
     auto p = probabilities.contiguous();
     for (size_t i = 0; i < batch.size(); ++i) {

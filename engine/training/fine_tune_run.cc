@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "engine/classifier.h"
+#include "engine/device_memory.h"
 #include "base/file_util.h"
 #include "base/status_macros.h"
 #include "engine/training/evaluator.h"
@@ -15,13 +16,16 @@
 #include "engine/training/lr_schedule.h"
 #include "engine/training/training_checkpoint.h"
 #include "engine/training/training_plan.h"
+#include "engine/training/window_prefetcher.h"
 
 namespace medgemma {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 namespace {
 
-constexpr int64_t kPixelCacheBytes = int64_t{2} << 30;
+// Windows decoded ahead of the device: two keep the worker busy through a slow image without
+// holding more than two steps of pinned pixels.
+constexpr int kPrefetchDepth = 2;
 
 json RunIdentity(const FineTuneSpec& spec) {
   const TrainingOptions& o = spec.options;
@@ -51,6 +55,8 @@ json MetricsJson(const FineTuneSpec& spec, const FineTuneResult& result) {
           {"eval_examples", spec.data.eval.size()},
           {"total_steps", p.total_steps},
           {"samples_per_second", p.samples_per_second},
+          {"peak_gpu_allocated_bytes", p.peak_gpu_allocated_bytes},
+          {"peak_gpu_reserved_bytes", p.peak_gpu_reserved_bytes},
           {"baseline", p.baseline ? EvalMetricsToJson(*p.baseline) : json()},
           {"per_epoch", per_epoch},
           {"final", per_epoch.empty() ? json() : per_epoch.back()},
@@ -76,7 +82,7 @@ class Run {
         spec_(spec),
         job_dir_(job_dir),
         callbacks_(callbacks),
-        pixels_(bundle.preprocess, kPixelCacheBytes),
+        pixels_(bundle.preprocess, PixelCache::DefaultBudgetBytes()),
         plan_(static_cast<int64_t>(spec.data.train.size()), spec.options.micro_batch_size,
               spec.options.gradient_accumulation_steps, spec.options.epochs, spec.options.max_steps, spec.options.seed,
               spec.options.shuffle),
@@ -88,6 +94,7 @@ class Run {
     if (spec_.data.train.empty() || spec_.data.eval.empty()) {
       return absl::InvalidArgumentError("fine-tune needs non-empty train and eval splits");
     }
+    ResetDeviceMemoryPeaks(bundle_.model->options().device);
     MG_ASSIGN_OR_RETURN(Classifier classifier, Classifier::Create(bundle_.model, *bundle_.tokenizer, spec_.task,
                                                                   bundle_.add_bos_token));
     LoraConfig lora = spec_.options.lora;
@@ -96,9 +103,11 @@ class Run {
                         InitialAdapter(lora, spec_.init_adapter, bundle_.model->weights(),
                                        bundle_.model->options().device, spec_.options.seed));
     MG_ASSIGN_OR_RETURN(std::unique_ptr<LoraTrainer> trainer,
-                        LoraTrainer::Create(bundle_, spec_.task, spec_.options, adapter, &pixels_));
+                        LoraTrainer::Create(bundle_, spec_.task, spec_.options, adapter));
     MG_RETURN_IF_ERROR(Restore(*adapter, trainer->optimizer()));
-
+    // Started before the baseline evaluation so the first windows are decoded during it.
+    WindowPrefetcher windows([this](int64_t step) { return WindowFor(step); }, state_.step, plan_.total_steps(),
+                             kPrefetchDepth);
     if (!state_.baseline) {
       MG_ASSIGN_OR_RETURN(EvalMetrics baseline, EvaluateWith(classifier, nullptr));
       state_.baseline = baseline;
@@ -110,14 +119,10 @@ class Run {
     while (state_.step < plan_.total_steps()) {
       if (callbacks_.cancelled && callbacks_.cancelled()) return absl::CancelledError("job cancelled");
       const int64_t step = state_.step;
-      std::vector<MicroBatchImages> window;
-      for (const auto& micro : plan_.ForStep(step)) {
-        MicroBatchImages images{micro.global_index, {}};
-        for (int64_t i : micro.examples) images.images.push_back(spec_.data.train[i]);
-        window.push_back(std::move(images));
-      }
-      const double lr = schedule_.LearningRate(step);
+      // Timed from the wait for the window: a data pipeline that falls behind shows in samples/s.
       const auto step_started = std::chrono::steady_clock::now();
+      MG_ASSIGN_OR_RETURN(TrainingWindow window, windows.Take(step));
+      const double lr = schedule_.LearningRate(step);
       MG_ASSIGN_OR_RETURN(StepResult result, trainer->Step(window, lr));
       training_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
       samples_here += result.samples;
@@ -159,6 +164,22 @@ class Run {
     return SaveTrainingCheckpoint(job_dir_ / "checkpoints", RunIdentity(spec_), adapter, optimizer, state_);
   }
 
+  // Runs on the prefetch worker: reads only the plan, the spec and the (thread-safe) pixel cache.
+  absl::StatusOr<TrainingWindow> WindowFor(int64_t step) {
+    TrainingWindow window;
+    for (const auto& micro : plan_.ForStep(step)) {
+      std::vector<LabeledImage> images;
+      TrainingMicroBatch batch{micro.global_index, {}, {}};
+      for (int64_t i : micro.examples) {
+        images.push_back(spec_.data.train[i]);
+        batch.labels.push_back(spec_.data.train[i].label);
+      }
+      MG_ASSIGN_OR_RETURN(batch.pixels, pixels_.Batch(images, bundle_.model->options().device));
+      window.push_back(std::move(batch));
+    }
+    return window;
+  }
+
   absl::StatusOr<EvalMetrics> EvaluateWith(const Classifier& classifier, const LoraAdapter* adapter) {
     return Evaluate(classifier, spec_.data.eval, adapter, spec_.options.eval_batch_size, pixels_, callbacks_.cancelled);
   }
@@ -171,6 +192,10 @@ class Run {
     progress_.train_loss = state_.step_losses.empty() ? 0 : state_.step_losses.back();
     progress_.baseline = state_.baseline;
     progress_.per_epoch = state_.per_epoch;
+    if (auto peaks = PeakDeviceMemory(bundle_.model->options().device)) {
+      progress_.peak_gpu_allocated_bytes = peaks->allocated_bytes;
+      progress_.peak_gpu_reserved_bytes = peaks->reserved_bytes;
+    }
     if (callbacks_.on_progress) callbacks_.on_progress(progress_);
   }
 

@@ -37,6 +37,8 @@ struct FineTuneProgress {
   double learning_rate = 0;
   double samples_per_second = 0;
   double eta_seconds = 0;
+  int64_t peak_gpu_allocated_bytes = 0;  // since the job started (engine/device_memory.h); 0 on the CPU
+  int64_t peak_gpu_reserved_bytes = 0;
   int64_t resumed_from_step = -1;  // -1: started fresh
   std::optional<EvalMetrics> baseline;
   std::vector<EvalMetrics> per_epoch;

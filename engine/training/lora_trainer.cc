@@ -11,8 +11,7 @@ namespace medgemma {
 
 absl::StatusOr<std::unique_ptr<LoraTrainer>> LoraTrainer::Create(const ModelBundle& bundle, const Task& task,
                                                                  const TrainingOptions& options,
-                                                                 std::shared_ptr<LoraAdapter> adapter,
-                                                                 PixelCache* pixels) {
+                                                                 std::shared_ptr<LoraAdapter> adapter) {
   MG_RETURN_IF_ERROR(options.Validate());
   MG_ASSIGN_OR_RETURN(TrainingSequences sequences,
                       TrainingSequences::Create(bundle.tokenizer.get(), bundle.model->config(), bundle.add_bos_token,
@@ -21,7 +20,7 @@ absl::StatusOr<std::unique_ptr<LoraTrainer>> LoraTrainer::Create(const ModelBund
   t->model_ = bundle.model;
   t->options_ = options;
   t->adapter_ = std::move(adapter);
-  t->pixels_ = pixels;
+  t->preprocess_ = bundle.preprocess;
   t->sequences_ = std::make_unique<TrainingSequences>(std::move(sequences));
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (auto& [module, w] : t->adapter_->Modules()) {
@@ -38,35 +37,36 @@ absl::StatusOr<std::unique_ptr<LoraTrainer>> LoraTrainer::Create(const ModelBund
   return t;
 }
 
-absl::StatusOr<StepResult> LoraTrainer::Step(const std::vector<MicroBatchImages>& window, double lr) {
+absl::StatusOr<StepResult> LoraTrainer::Step(const TrainingWindow& window, double lr) {
   StepResult result;
   int64_t window_tokens = 0;
   for (const auto& micro : window) {
-    for (const auto& image : micro.images) window_tokens += sequences_->ForLabel(image.label).loss_tokens;
+    for (int label : micro.labels) window_tokens += sequences_->ForLabel(label).loss_tokens;
   }
   if (window_tokens == 0) return absl::InvalidArgumentError("the step's examples have no target tokens");
-  std::vector<torch::Tensor> pixels;
-  for (const auto& micro : window) {
-    MG_ASSIGN_OR_RETURN(torch::Tensor p, pixels_->Batch(micro.images));
-    pixels.push_back(p);
-  }
   return GuardTorch("training step", [&]() -> absl::StatusOr<StepResult> {
+    const auto device = model_->options().device;
     optimizer_->ZeroGrad();
     const LoraContext lora{adapter_.get(), /*training=*/true, options_.activation_checkpointing};
-    double loss_sum = 0;
-    for (size_t m = 0; m < window.size(); ++m) {
+    auto loss_sum = torch::zeros({}, torch::TensorOptions(device).dtype(torch::kDouble));
+    for (const auto& micro : window) {
       // Dropout masks are a function of (seed, micro-batch): a resumed run draws the same ones.
-      torch::manual_seed(options_.seed * 0x9E3779B97F4A7C15ULL + window[m].index);
+      torch::manual_seed(options_.seed * 0x9E3779B97F4A7C15ULL + micro.index);
       std::vector<const TrainingSequence*> seqs;
-      for (const auto& image : window[m].images) seqs.push_back(&sequences_->ForLabel(image.label));
-      auto loss = SummedTokenLoss(*model_, seqs, pixels[m], lora) / static_cast<double>(window_tokens);
+      for (int label : micro.labels) seqs.push_back(&sequences_->ForLabel(label));
+      auto pixels = NormalizePixels(micro.pixels.to(device, /*non_blocking=*/true), preprocess_);
+      auto loss = SummedTokenLoss(*model_, seqs, pixels, lora) / static_cast<double>(window_tokens);
       loss.backward();
-      loss_sum += loss.item<double>();
+      loss_sum += loss.detach();
       result.samples += static_cast<int64_t>(seqs.size());
     }
-    if (!std::isfinite(loss_sum)) return absl::InternalError(absl::StrCat("training loss is not finite: ", loss_sum));
-    result.loss = loss_sum;
-    result.grad_norm = options_.max_grad_norm > 0 ? ClipGradNorm(params_, options_.max_grad_norm) : 0;
+    auto grad_norm = options_.max_grad_norm > 0 ? ClipGradNorm(params_, options_.max_grad_norm) : torch::Tensor();
+    // The step's one wait on the device: both numbers in one copy.
+    auto read = torch::stack({loss_sum, grad_norm.defined() ? grad_norm.to(torch::kDouble) : torch::zeros_like(loss_sum)})
+                    .cpu();
+    result.loss = read[0].item<double>();
+    result.grad_norm = read[1].item<double>();
+    if (!std::isfinite(result.loss)) return absl::InternalError(absl::StrCat("training loss is not finite: ", result.loss));
     optimizer_->Step(lr);
     return result;
   });

@@ -56,18 +56,22 @@ torch::Tensor SummedTokenLoss(const Gemma3Model& model, const std::vector<const 
   }
   ModelInputs inputs = BatchPrompts(prompts, model.config().text.pad_token_id);
   inputs.pixel_values = pixel_values;
-  auto labels = torch::full({static_cast<int64_t>(sequences.size()), longest}, kIgnore, torch::kLong);
+  // Position t predicts token t + 1: only positions with a target go through the head. They are
+  // found on the host, where the labels are, so the step never waits on the device for them.
+  std::vector<int64_t> rows, targets;
   for (size_t row = 0; row < sequences.size(); ++row) {
     const auto& l = sequences[row]->labels;
-    labels[static_cast<int64_t>(row)].narrow(0, 0, static_cast<int64_t>(l.size())).copy_(torch::tensor(l, torch::kLong));
+    for (size_t t = 1; t < l.size(); ++t) {
+      if (l[t] == kIgnore) continue;
+      rows.push_back(static_cast<int64_t>(row) * longest + static_cast<int64_t>(t) - 1);
+      targets.push_back(l[t]);
+    }
   }
-  // Position t predicts token t + 1: only positions with a target go through the head.
-  auto targets = labels.narrow(1, 1, longest - 1).to(model.options().device);
-  auto hidden = model.Hidden(inputs, lora, nullptr).narrow(1, 0, longest - 1);
-  auto where = targets.ne(kIgnore);
-  auto picked = hidden.index({where});  // (N, D)
+  const auto device = model.options().device;
+  auto hidden = model.Hidden(inputs, lora, nullptr);  // (B, longest, D)
+  auto picked = hidden.reshape({-1, hidden.size(-1)}).index_select(0, torch::tensor(rows).to(device, /*non_blocking=*/true));
   auto logits = model.Logits(picked).to(torch::kFloat);
-  return torch::nn::functional::cross_entropy(logits, targets.index({where}),
+  return torch::nn::functional::cross_entropy(logits, torch::tensor(targets).to(device, /*non_blocking=*/true),
                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 

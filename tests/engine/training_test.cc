@@ -5,11 +5,11 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "base/file_util.h"
 #include "engine/lora_adapter.h"
-#include "engine/lora_delta.h"
 #include "engine/rng_state.h"
 #include "engine/training/adamw.h"
 #include "engine/training/eval_metrics.h"
@@ -17,6 +17,7 @@
 #include "engine/training/lr_schedule.h"
 #include "engine/training/training_batch.h"
 #include "engine/training/training_plan.h"
+#include "engine/training_lora_linear.h"
 #include "tests/engine/test_support.h"
 
 namespace medgemma {
@@ -53,11 +54,32 @@ TEST(AdamWTest, ClipGradNormScalesOnlyAboveTheLimit) {
   auto a = torch::zeros({2}), b = torch::zeros({1});
   a.mutable_grad() = torch::tensor({3.0f, 0.0f});
   b.mutable_grad() = torch::tensor({4.0f});
-  EXPECT_NEAR(ClipGradNorm({a, b}, 1.0), 5.0, 1e-6);
+  EXPECT_NEAR(ClipGradNorm({a, b}, 1.0).item<double>(), 5.0, 1e-6);
   EXPECT_NEAR(a.grad()[0].item<double>(), 3.0 / (5.0 + 1e-6), 1e-6);
   EXPECT_NEAR(b.grad()[0].item<double>(), 4.0 / (5.0 + 1e-6), 1e-6);
-  EXPECT_NEAR(ClipGradNorm({a, b}, 10.0), 1.0, 1e-5);
+  EXPECT_NEAR(ClipGradNorm({a, b}, 10.0).item<double>(), 1.0, 1e-5);
   EXPECT_NEAR(b.grad()[0].item<double>(), 0.8, 1e-5);
+}
+
+TEST(AdamWTest, SkipsParametersWithoutGradientsAndRestoresItsStepCount) {
+  auto with = torch::tensor({1.0f}), without = torch::tensor({2.0f});
+  AdamW adam({{"with", with}, {"without", without}}, {});
+  with.mutable_grad() = torch::tensor({0.5f});
+  adam.Step(0.1);
+  EXPECT_FLOAT_EQ(without.item<float>(), 2.0f);
+  EXPECT_LT(with.item<float>(), 1.0f);
+  // A restored optimizer continues with the saved step's bias correction: its next update equals
+  // the uninterrupted one's.
+  auto resumed_param = with.clone();
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& [name, t] : adam.State()) state[name] = t.clone();
+  AdamW resumed({{"with", resumed_param}, {"without", torch::tensor({2.0f})}}, {});
+  ASSERT_TRUE(resumed.LoadState(state, adam.steps()).ok());
+  with.mutable_grad() = torch::tensor({-0.25f});
+  resumed_param.mutable_grad() = torch::tensor({-0.25f});
+  adam.Step(0.1);
+  resumed.Step(0.1);
+  EXPECT_TRUE(torch::equal(with, resumed_param));
 }
 
 TEST(CosineScheduleTest, WarmsUpLinearlyThenFollowsHalfACosine) {
@@ -172,48 +194,69 @@ TEST(ActivationCheckpointTest, RecomputedLayersGiveTheSameGradientsWithDropout) 
   EXPECT_GT(largest, 0);
 }
 
-// TrainingLoraDelta's own backward against autograd through plain ops, the dropout mask drawn from
-// the same generator state.
-TEST(TrainingLoraDeltaTest, GradientsMatchAutogradWithAndWithoutDropout) {
+// TrainingLoraLinear's own backward against autograd through plain ops, the dropout mask drawn
+// from the same generator state; the frozen base weight and bias get no gradient.
+TEST(TrainingLoraLinearTest, GradientsMatchAutogradWithAndWithoutDropout) {
   for (double p : {0.0, 0.3}) {
     torch::manual_seed(5);
     auto x = torch::randn({2, 7, 12}).requires_grad_(true);
+    const auto weight = torch::randn({10, 12}) * 0.2, bias = torch::randn({10});
     auto a = (torch::randn({4, 12}) * 0.3).requires_grad_(true);
     auto b = (torch::randn({10, 4}) * 0.3).requires_grad_(true);
     const auto upstream = torch::randn({2, 7, 10});
     const auto state = GeneratorState(DeviceGenerator(torch::kCPU));
-    auto delta = TrainingLoraDelta(x, a, b, 2.0, p);
-    delta.backward(upstream);
+    auto y = TrainingLoraLinear(x, weight, bias, a, b, 2.0, p);
+    y.backward(upstream);
     std::vector<torch::Tensor> ours{x.grad().clone(), a.grad().clone(), b.grad().clone()};
     for (auto* t : {&x, &a, &b}) t->mutable_grad().zero_();
 
     SetGeneratorState(DeviceGenerator(torch::kCPU), state);
     auto dropped = p > 0 ? x * torch::empty_like(x).bernoulli_(1 - p).div_(1 - p) : x;
-    auto expected = torch::linear(torch::linear(dropped, a), b) * 2.0;
+    auto expected = torch::linear(x, weight, bias) + torch::linear(torch::linear(dropped, a), b) * 2.0;
     expected.backward(upstream);
-    EXPECT_TRUE(torch::allclose(delta, expected, 1e-5, 1e-6)) << "p=" << p;
+    EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-5)) << "p=" << p;
     const std::vector<torch::Tensor> reference{x.grad(), a.grad(), b.grad()};
     for (size_t i = 0; i < ours.size(); ++i) {
-      EXPECT_TRUE(torch::allclose(ours[i], reference[i], 1e-5, 1e-6)) << "p=" << p << " gradient " << i;
+      EXPECT_TRUE(torch::allclose(ours[i], reference[i], 1e-5, 1e-5)) << "p=" << p << " gradient " << i;
     }
     if (p > 0) {
-      EXPECT_FALSE(torch::allclose(delta, torch::linear(torch::linear(x, a), b) * 2.0)) << "dropout dropped nothing";
+      auto undropped = torch::linear(x, weight, bias) + torch::linear(torch::linear(x, a), b) * 2.0;
+      EXPECT_FALSE(torch::allclose(y, undropped)) << "dropout dropped nothing";
     }
   }
 }
 
-TEST(TrainingLoraDeltaTest, Bf16InputsGiveFloat32ParameterGradients) {
+TEST(TrainingLoraLinearTest, Bf16InputsGiveFloat32ParameterGradients) {
   torch::manual_seed(6);
   auto x = torch::randn({3, 16}).to(torch::kBFloat16).requires_grad_(true);
+  const auto weight = torch::randn({5, 16}).to(torch::kBFloat16);
   auto a = (torch::randn({2, 16}) * 0.3).requires_grad_(true);
   auto b = (torch::randn({5, 2}) * 0.3).requires_grad_(true);
-  auto delta = TrainingLoraDelta(x, a, b, 1.5, 0.1);
-  EXPECT_EQ(delta.scalar_type(), torch::kBFloat16);
-  delta.sum().backward();
+  auto y = TrainingLoraLinear(x, weight, torch::Tensor(), a, b, 1.5, 0.1);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  y.sum().backward();
   EXPECT_EQ(x.grad().scalar_type(), torch::kBFloat16);
   EXPECT_EQ(a.grad().scalar_type(), torch::kFloat);
   EXPECT_EQ(b.grad().scalar_type(), torch::kFloat);
   EXPECT_GT(a.grad().abs().sum().item<double>(), 0);
+}
+
+// A checkpointed block's first pass runs with autograd off: it must compute what the recomputation
+// (autograd on, same generator state) computes, dropout draws included.
+TEST(TrainingLoraLinearTest, AutogradOffGivesTheSameOutputAndDraws) {
+  torch::manual_seed(7);
+  const auto x = torch::randn({4, 9}), weight = torch::randn({6, 9});
+  const auto a = torch::randn({3, 9}).requires_grad_(true), b = torch::randn({6, 3}).requires_grad_(true);
+  const auto state = GeneratorState(DeviceGenerator(torch::kCPU));
+  torch::Tensor off;
+  {
+    torch::NoGradGuard no_grad;
+    off = TrainingLoraLinear(x, weight, torch::Tensor(), a, b, 2.0, 0.5);
+  }
+  SetGeneratorState(DeviceGenerator(torch::kCPU), state);
+  const auto on = TrainingLoraLinear(x, weight, torch::Tensor(), a, b, 2.0, 0.5);
+  EXPECT_TRUE(on.requires_grad());
+  EXPECT_TRUE(torch::equal(off, on.detach()));
 }
 
 FineTuneSpec TinySpec(const std::filesystem::path& image_dir) {

@@ -147,8 +147,8 @@ def gate_against_fp32(checks, what, model, inputs, labels, batch, device, hf_bf1
         print(f"[ablation] {what} with {name}: max|dprob| {d:.4f}, mean {mean:.5f}, argmax {agree}/{n}", flush=True)
 
 
-def big_parity(cli, checks, work, device, n_inputs, batch):
-    print("== MedGemma-4B-shaped bf16 ==", flush=True)
+def write_big(work, device):
+    """The 4B-shaped random checkpoint (seed 4) with its tokenizer, under work/big."""
     config = medgemma_4b_config()
     t0 = time.time()
     model = ref.random_model(config, torch.bfloat16, "sdpa", 4, device)
@@ -157,6 +157,12 @@ def big_parity(cli, checks, work, device, n_inputs, batch):
     write_4b_tokenizer(work, model_dir, config)
     print(f"built+saved 4B in {time.time() - t0:.0f}s; params {sum(p.numel() for p in model.parameters())/1e9:.2f}B",
           flush=True)
+    return config, model, model_dir
+
+
+def big_parity(cli, checks, work, device, n_inputs, batch):
+    print("== MedGemma-4B-shaped bf16 ==", flush=True)
+    config, model, model_dir = write_big(work, device)
     g = torch.Generator().manual_seed(21)
     lens = [(int(torch.randint(20, 60, (1,), generator=g)), int(torch.randint(20, 60, (1,), generator=g)))
             for _ in range(n_inputs)]
@@ -194,10 +200,16 @@ def main():
     ap.add_argument("--work", default="/tmp/parity")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: the tiny checks only")
     ap.add_argument("--skip-4b", action="store_true")
+    ap.add_argument("--write-4b-only", action="store_true",
+                    help="only write the 4B-shaped checkpoint to WORK/big (for the training benchmarks)")
     ap.add_argument("--inputs", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    if args.write_4b_only:
+        ref.Cli(args.cli, args.work).make_tiny_model(os.path.join(args.work, "tiny_src"), seed=0)  # its tokenizer
+        write_big(args.work, args.device)
+        return
     where = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, {where}", flush=True)
     cli, checks = ref.Cli(args.cli, args.work), ref.Checks()
