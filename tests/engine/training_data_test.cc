@@ -26,11 +26,17 @@ std::vector<LabeledImage> WritePngs(const TempDir& dir, int count) {
   return images;
 }
 
+// A small tower size keeps these tests fast.
+PreprocessConfig Small() {
+  PreprocessConfig config;
+  config.size = 16;
+  return config;
+}
+
 TEST(PixelCacheTest, BatchesAreTheResizedUint8PixelsInOrder) {
   TempDir dir;
   const auto images = WritePngs(dir, 3);
-  PreprocessConfig config;
-  config.size = 16;
+  const PreprocessConfig config = Small();
   PixelCache cache(config, int64_t{1} << 30);
   auto batch = cache.Batch(images, torch::kCPU);
   ASSERT_TRUE(batch.ok()) << batch.status();
@@ -50,10 +56,8 @@ TEST(PixelCacheTest, BatchesAreTheResizedUint8PixelsInOrder) {
 TEST(PixelCacheTest, HoldsImagesUpToItsBudgetAndStillServesThoseBeyond) {
   TempDir dir;
   const auto images = WritePngs(dir, 3);
-  PreprocessConfig config;
-  config.size = 16;
   const int64_t one_image = 3 * 16 * 16;
-  PixelCache cache(config, 2 * one_image);
+  PixelCache cache(Small(), 2 * one_image);
   ASSERT_TRUE(cache.Batch(images, torch::kCPU).ok());
   EXPECT_EQ(cache.cached_bytes(), 2 * one_image);
   // The first two come from memory now: deleting their files does not matter; the third is read again.
@@ -69,9 +73,7 @@ TEST(PixelCacheTest, HoldsImagesUpToItsBudgetAndStillServesThoseBeyond) {
 TEST(PixelCacheTest, ThreadsSharingTheCacheGetTheSamePixels) {
   TempDir dir;
   const auto images = WritePngs(dir, 6);
-  PreprocessConfig config;
-  config.size = 16;
-  PixelCache cache(config, int64_t{1} << 30);
+  PixelCache cache(Small(), int64_t{1} << 30);
   torch::Tensor a, b;
   std::thread other([&] { a = *cache.Batch(images, torch::kCPU); });
   b = *cache.Batch(images, torch::kCPU);
