@@ -33,6 +33,13 @@ class LogField {
   template <typename Int, typename = std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>>>
   LogField(absl::string_view key, Int value) : key_(key), json_(std::to_string(value)) {}
 
+  // A value already rendered as JSON (an object or array built by the caller).
+  static LogField Json(absl::string_view key, std::string json) {
+    LogField field(key, true);
+    field.json_ = std::move(json);
+    return field;
+  }
+
   const std::string& key() const { return key_; }
   const std::string& json() const { return json_; }
 

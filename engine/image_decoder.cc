@@ -97,7 +97,9 @@ absl::StatusOr<ImageHeader> TiffHeader(std::string_view b) {
 absl::Status CheckPixels(int64_t width, int64_t height, const ImageLimits& limits) {
   if (width <= 0 || height <= 0) return Invalid(absl::StrCat("image has empty size ", width, "x", height));
   if (width > limits.max_pixels || height > limits.max_pixels || width * height > limits.max_pixels) {
-    return absl::InvalidArgumentError(absl::StrCat("image is ", width, "x", height, " = ", width * height,
+    // Sides come from 32-bit header fields: their product always fits uint64, not always int64.
+    const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+    return absl::InvalidArgumentError(absl::StrCat("image is ", width, "x", height, " = ", pixels,
                                                    " pixels; the limit is ", limits.max_pixels));
   }
   return absl::OkStatus();

@@ -4,12 +4,12 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include "base/file_util.h"
@@ -84,6 +84,10 @@ absl::StatusOr<LoraConfig> ParseConfig(const std::string& text) {
   // Every access below may meet a value of the wrong type (json::type_error).
   try {
     MG_RETURN_IF_ERROR(RefuseUnsupported(cfg));
+    // An integer, not any number: get<int64_t> of 1e44 is undefined behaviour (found by tests/fuzz).
+    if (!cfg.at("r").is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat(kConfigFile, ": r must be an integer, got ", cfg["r"].dump()));
+    }
     config.r = cfg.at("r").get<int64_t>();
     config.alpha = cfg.value("lora_alpha", static_cast<double>(config.r));
     config.dropout = cfg.value("lora_dropout", 0.0);
@@ -124,18 +128,19 @@ absl::StatusOr<std::vector<int>> ResolveTargetModules(const std::vector<std::str
   const auto linears = base.linears();
   const bool all_linear = targets.size() == 1 && targets[0] == "all-linear";
   const bool regex = targets.size() == 1 && !all_linear && !IsPlainName(targets[0]);
-  std::regex pattern;
+  // RE2, not std::regex: the pattern comes from requests and adapter files, and a backtracking
+  // matcher takes exponential time on patterns such as ".*+x.*!!!!" (found by tests/fuzz).
+  std::unique_ptr<RE2> pattern;
   if (regex) {
-    try {
-      pattern = std::regex(targets[0]);
-    } catch (const std::regex_error& e) {
-      return absl::InvalidArgumentError(absl::StrCat("target_modules regex '", targets[0], "': ", e.what()));
+    pattern = std::make_unique<RE2>(targets[0], RE2::Quiet);
+    if (!pattern->ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("target_modules regex '", targets[0], "': ", pattern->error()));
     }
   }
   std::set<std::string> matched_targets;
   for (const Linear* linear : linears) {
     bool hit = all_linear;
-    if (regex) hit = std::regex_match(linear->module, pattern);
+    if (regex) hit = RE2::FullMatch(linear->module, *pattern);
     for (const auto& t : targets) {
       if (!all_linear && !regex && (linear->module == t || absl::EndsWith(linear->module, "." + t))) {
         hit = true;

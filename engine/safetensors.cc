@@ -218,7 +218,10 @@ absl::Status WriteSafetensors(const fs::path& path,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   std::vector<torch::Tensor> host;
-  for (auto& [name, tensor] : sorted) {
+  // Named references, not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+  for (const auto& entry : sorted) {
+    const std::string& name = entry.first;
+    const torch::Tensor& tensor = entry.second;
     const DtypeEntry* dtype = FindDtype(tensor.scalar_type());
     if (dtype == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has unsupported dtype ",

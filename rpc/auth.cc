@@ -1,6 +1,7 @@
 #include "rpc/auth.h"
 
 #include <absl/strings/ascii.h>
+#include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 #include <absl/strings/str_split.h>
@@ -10,6 +11,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "rpc/grpc_status.h"
 
 namespace medgemma::rpc {
 namespace {
@@ -18,6 +20,13 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+bool ValidName(absl::string_view name) {
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return !name.empty() && name.size() <= 64;
 }
 }  // namespace
 
@@ -29,11 +38,15 @@ absl::StatusOr<TokenAuthorizer> TokenAuthorizer::Parse(const std::string& text) 
     const std::string line(absl::StripAsciiWhitespace(raw));
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" \t:"), absl::SkipEmpty());
-    if (parts.size() != 2 || (parts[0] != "classify" && parts[0] != "admin") || parts[1].size() < 8) {
-      return absl::InvalidArgumentError(absl::StrCat("token entry ", line_number,
-                                                     ": expected 'classify TOKEN' or 'admin TOKEN' (token of 8+ chars)"));
+    if ((parts.size() != 2 && parts.size() != 3) || (parts[0] != "classify" && parts[0] != "admin") ||
+        parts.back().size() < 8 || (parts.size() == 3 && !ValidName(parts[1]))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token entry ", line_number,
+          ": expected 'ROLE TOKEN' or 'ROLE NAME TOKEN', ROLE classify or admin, NAME of letters, digits, '.', '_', "
+          "'-', TOKEN of 8+ chars"));
     }
-    auth.roles_[parts[1]] = parts[0] == "admin" ? Role::kAdmin : Role::kClassify;
+    std::string name = parts.size() == 3 ? parts[1] : absl::StrCat(parts[0], "-token-", line_number);
+    auth.roles_[parts.back()] = {parts[0] == "admin" ? Role::kAdmin : Role::kClassify, std::move(name)};
   }
   return auth;
 }
@@ -67,23 +80,35 @@ absl::StatusOr<TokenAuthorizer> TokenAuthorizer::Load(const std::string& file, c
   return auth;
 }
 
-grpc::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role needed) const {
-  if (!enabled()) return grpc::Status::OK;
+absl::StatusOr<Caller> TokenAuthorizer::Authorize(absl::string_view authorization, Role needed) const {
+  if (!enabled()) return Caller{"anonymous"};
+  if (authorization.empty()) return absl::UnauthenticatedError("missing 'authorization: Bearer <token>'");
+  // The scheme is case-insensitive and HTTP allows whitespace around the value (RFC 9110).
+  const absl::string_view header = absl::StripAsciiWhitespace(authorization);
+  constexpr absl::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size() || !absl::EqualsIgnoreCase(header.substr(0, kScheme.size()), kScheme)) {
+    return absl::UnauthenticatedError("authorization is not a bearer token");
+  }
+  const std::string token(absl::StripLeadingAsciiWhitespace(header.substr(kScheme.size())));
+  for (const auto& [known, grant] : roles_) {
+    if (!ConstantTimeEquals(known, token)) continue;
+    if (needed == Role::kAdmin && grant.role != Role::kAdmin) {
+      return absl::PermissionDeniedError("this call needs the admin role");
+    }
+    return Caller{grant.name};
+  }
+  return absl::UnauthenticatedError("unknown bearer token");
+}
+
+absl::StatusOr<Caller> TokenAuthorizer::Authorize(const grpc::ServerContextBase& context, Role needed) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing 'authorization: Bearer <token>'");
-  const std::string header(it->second.data(), it->second.size());
-  const std::string prefix = "Bearer ";
-  if (header.rfind(prefix, 0) != 0) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization is not a bearer token");
-  const std::string token = header.substr(prefix.size());
-  for (const auto& [known, role] : roles_) {
-    if (!ConstantTimeEquals(known, token)) continue;
-    if (needed == Role::kAdmin && role != Role::kAdmin) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "this call needs the admin role");
-    }
-    return grpc::Status::OK;
-  }
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
+  return Authorize(it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size()),
+                   needed);
+}
+
+grpc::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role needed) const {
+  return ToGrpcStatus(Authorize(context, needed).status());
 }
 
 }  // namespace medgemma::rpc

@@ -49,7 +49,8 @@ std::vector<LogField> ServiceConfig::LogFields() const {
           {"auth_tokens_env", auth_tokens_env},
           {"reflection", reflection},
           {"shutdown_grace_seconds", shutdown_grace_seconds},
-          {"log_level", log_level}};
+          {"log_level", log_level},
+          {"audit_log", audit.path}};
 }
 
 void ReadServiceConfig(const YAML::Node& root, ServiceConfig* c) {
@@ -73,6 +74,10 @@ void ReadServiceConfig(const YAML::Node& root, ServiceConfig* c) {
   ReadYaml(root, "reflection", &c->reflection);
   ReadYaml(root, "shutdown_grace_seconds", &c->shutdown_grace_seconds);
   ReadYaml(root, "log_level", &c->log_level);
+  const YAML::Node audit = root["audit"];
+  ReadYaml(audit, "path", &c->audit.path);
+  ReadYaml(audit, "max_bytes", &c->audit.max_bytes);
+  ReadYaml(audit, "keep", &c->audit.keep);
 }
 
 const std::vector<Flag>& ServiceFlags() {
@@ -89,9 +94,10 @@ const std::vector<Flag>& ServiceFlags() {
       {"tls-cert", "FILE", "PEM certificate: serve TLS (tls.cert)"},
       {"tls-key", "FILE", "PEM key of --tls-cert (tls.key)"},
       {"tls-client-ca", "FILE", "PEM CA of client certificates: mutual TLS (tls.client_ca)"},
-      {"auth-tokens-file", "FILE", "bearer tokens, one 'role token' per line (auth.tokens_file)"},
+      {"auth-tokens-file", "FILE", "bearer tokens, one 'role [name] token' per line (auth.tokens_file)"},
       {"reflection", "", "serve gRPC server reflection (reflection; off by default: it shows the API to any caller)"},
       {"log-level", "LEVEL", "debug | info | warning | error (log_level; debug logs every request)"},
+      {"audit-log", "FILE", "audit trail, a JSON line per request and admin action; - for stdout (audit.path)"},
   };
   return flags;
 }
@@ -113,6 +119,7 @@ void ApplyServiceFlags(const Args& args, ServiceConfig* c) {
   override_with("tls-client-ca", &c->tls.ca);
   override_with("auth-tokens-file", &c->auth_tokens_file);
   override_with("log-level", &c->log_level);
+  override_with("audit-log", &c->audit.path);
   if (args.Has("reflection")) c->reflection = true;
   if (c->model_id.empty() && !c->model_dir.empty()) c->model_id = ModelIdFromDir(c->model_dir);
 }

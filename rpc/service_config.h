@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/audit_log.h"
 #include "base/flags.h"
 #include "base/log.h"
 #include "rpc/credentials.h"
@@ -36,6 +37,7 @@ struct ServiceConfig {
   bool reflection = false;
   int shutdown_grace_seconds = 30;
   std::string log_level = "info";  // debug adds one line per request
+  AuditLogOptions audit;           // path empty: no audit log
 
   absl::Status Validate() const;
   // The settings as log fields, secrets left out (token files and variables are named, never read).
@@ -53,13 +55,13 @@ void ReadYaml(const YAML::Node& node, const char* key, T* out) {
 }
 
 // Reads model.{dir,id,device,dtype,attention}, listen, metrics_listen, health_listen, limits.max_message_bytes,
-// tls.{cert,key,client_ca}, auth.{tokens_file,tokens_env}, reflection, shutdown_grace_seconds and
-// log_level.
+// tls.{cert,key,client_ca}, auth.{tokens_file,tokens_env}, reflection, shutdown_grace_seconds,
+// log_level and audit.{path,max_bytes,keep}.
 void ReadServiceConfig(const YAML::Node& root, ServiceConfig* config);
 
 // --config, --model, --model-id, --device, --dtype, --attention, --listen, --metrics-listen,
 // --health-listen, --tls-cert, --tls-key, --tls-client-ca, --auth-tokens-file, --reflection,
-// --log-level: the flags of both services.
+// --log-level, --audit-log: the flags of both services.
 const std::vector<Flag>& ServiceFlags();
 // Applies the ServiceFlags given in `args` (all but --config) over `config`, then defaults model_id.
 void ApplyServiceFlags(const Args& args, ServiceConfig* config);

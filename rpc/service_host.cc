@@ -52,7 +52,7 @@ class ReflectionOption final : public grpc::ServerBuilderOption {
 absl::StatusOr<std::unique_ptr<grpc::Server>> BuildServer(const ServiceConfig& config, const std::string& address,
                                                           std::shared_ptr<grpc::ServerCredentials> credentials,
                                                           const std::vector<grpc::Service*>& services,
-                                                          bool reflection, int* port,
+                                                          bool reflection, int* port, const ActionAudit& audit,
                                                           grpc::CallbackGenericService* unimplemented = nullptr) {
   grpc::ServerBuilder builder;
   if (unimplemented != nullptr) builder.RegisterCallbackGenericService(unimplemented);
@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> BuildServer(const ServiceConfig& c
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeUnparsedRequestInterceptorFactory());  // first: the logger sees its status
   interceptors.push_back(MakeCallLoggerFactory());
+  if (audit.log != nullptr && audit.log->enabled()) interceptors.push_back(MakeActionAuditFactory(audit));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -90,7 +91,7 @@ void AddBuildInfo(prometheus::Registry& registry) {
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(const ServiceConfig& config,
                                                                 const std::vector<grpc::Service*>& services,
                                                                 std::shared_ptr<prometheus::Registry> metrics,
-                                                                const Endpoint& admin) {
+                                                                const Endpoint& admin, const ActionAudit& audit) {
   MG_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config.tls));
   std::unique_ptr<ServiceHost> host(new ServiceHost());
   grpc::EnableDefaultHealthCheckService(true);
@@ -98,17 +99,17 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(const ServiceCon
   // the generated pool, which this reference links in.
   if (config.reflection) grpc::health::v1::HealthCheckRequest::descriptor();
   MG_ASSIGN_OR_RETURN(host->server_,
-                      BuildServer(config, config.listen, credentials, services, config.reflection, &host->port_));
+                      BuildServer(config, config.listen, credentials, services, config.reflection, &host->port_, audit));
   if (!admin.address.empty()) {
     MG_ASSIGN_OR_RETURN(host->admin_server_, BuildServer(config, admin.address, credentials, admin.services,
-                                                         config.reflection, &host->admin_port_));
+                                                         config.reflection, &host->admin_port_, audit));
   }
   int health_port = 0;
   if (!config.health_listen.empty()) {
     host->health_only_ = std::make_unique<grpc::CallbackGenericService>();
     MG_ASSIGN_OR_RETURN(host->health_server_,
                         BuildServer(config, config.health_listen, grpc::InsecureServerCredentials(), {}, false,
-                                    &health_port, host->health_only_.get()));
+                                    &health_port, {}, host->health_only_.get()));
   }
   host->SetServing(true);
   AddBuildInfo(*metrics);

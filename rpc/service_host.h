@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/action_audit.h"
 #include "rpc/service_config.h"
 
 namespace medgemma::rpc {
@@ -35,11 +36,12 @@ class ServiceHost {
 
   // Starts serving `services` (which must outlive the host) on config.listen, `admin`'s on its
   // address, health alone on config.health_listen and `metrics` (plus medgemma_build_info) on
-  // config.metrics_listen when those are set. Health answers SERVING from the start.
+  // config.metrics_listen when those are set. Health answers SERVING from the start. Calls of
+  // `audit.services` get audit lines (rpc/action_audit.h) on every port.
   static absl::StatusOr<std::unique_ptr<ServiceHost>> Start(const ServiceConfig& config,
                                                             const std::vector<grpc::Service*>& services,
                                                             std::shared_ptr<prometheus::Registry> metrics,
-                                                            const Endpoint& admin = {});
+                                                            const Endpoint& admin = {}, const ActionAudit& audit = {});
   ~ServiceHost();
 
   int port() const { return port_; }

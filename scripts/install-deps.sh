@@ -13,6 +13,9 @@ packages=(
   sentencepiece python3-sentencepiece python3-grpcio python3-grpc-tools python3-numpy
   prometheus openssl libssl-dev python3-venv
   kubernetes-client docker-compose python3-yaml  # tests/deploy: kubectl kustomize, compose config, YAML
+  libb64-0d  # perf_analyzer (scripts/python-requirements-integration.txt) links it
+  libdcmtk-dev dcmtk  # DICOM input; dcmtk's tools make the tests' DICOM files
+  clang libclang-rt-14-dev  # tests/fuzz: libFuzzer, ASan, UBSan (the fuzz CMake preset)
 )
 # Tools that may come from elsewhere (a cloud SDK's kubectl): present is enough.
 declare -A provided_by_command=([kubernetes-client]=kubectl)
@@ -30,3 +33,4 @@ else
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 bash "$(dirname "$0")/install-venv.sh"
+bash "$(dirname "$0")/install-integration-venv.sh"

@@ -3,23 +3,58 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "engine/image_decoder.h"
+#include "server/dicom_decoder.h"
 
 namespace medgemma::server {
 namespace {
 double Seconds(Clock::time_point from, Clock::time_point to) { return std::chrono::duration<double>(to - from).count(); }
 
-absl::StatusOr<RgbImage> DecodeRequestImage(const v1::Image& image, const ImageLimits& limits) {
+// RGB bytes of a decoded width x height image, or 0 for sizes the decoder refuses at once (past the
+// pixel limit: such a request holds only its encoded bytes), without overflowing on any header.
+int64_t DecodedRgbBytes(int64_t width, int64_t height, int64_t max_pixels) {
+  if (width <= 0 || height <= 0 || width > max_pixels || height > max_pixels || width * height > max_pixels) return 0;
+  return width * height * 3;
+}
+
+// The image's pixels, and for DICOM input the instance they came from.
+struct DecodedImage {
+  RgbImage rgb;
+  std::optional<v1::DicomInstance> dicom;
+};
+
+absl::StatusOr<DecodedImage> DecodeRequestImage(const v1::Image& image, const ImageLimits& limits) {
+  if (image.frame() != 0 && image.source_case() != v1::Image::kDicom) {
+    return absl::InvalidArgumentError("image.frame is for DICOM input (image.dicom) only");
+  }
+  absl::StatusOr<RgbImage> rgb;
   switch (image.source_case()) {
     case v1::Image::kEncoded:
-      return DecodeImage(image.encoded(), limits);
+      rgb = DecodeImage(image.encoded(), limits);
+      break;
     case v1::Image::kRaw:
-      return RgbImageFromRaw(image.raw().width(), image.raw().height(), image.raw().rgb(), limits);
+      rgb = RgbImageFromRaw(image.raw().width(), image.raw().height(), image.raw().rgb(), limits);
+      break;
+    case v1::Image::kDicom: {
+      absl::StatusOr<DicomFrame> frame = DecodeDicom(image.dicom(), image.frame(), limits);
+      if (!frame.ok()) return frame.status();
+      v1::DicomInstance instance;
+      instance.set_study_instance_uid(frame->study_instance_uid);
+      instance.set_series_instance_uid(frame->series_instance_uid);
+      instance.set_sop_instance_uid(frame->sop_instance_uid);
+      instance.set_frame(frame->frame);
+      instance.set_frames(frame->frames);
+      return DecodedImage{std::move(frame->image), std::move(instance)};
+    }
     default:
-      return absl::InvalidArgumentError("request has no image (set image.encoded or image.raw)");
+      return absl::InvalidArgumentError("request has no image (set image.encoded, image.raw or image.dicom)");
   }
+  if (!rgb.ok()) return rgb.status();
+  return DecodedImage{*std::move(rgb), std::nullopt};
 }
 
 std::string CodeName(const absl::Status& status) {
@@ -63,10 +98,17 @@ int64_t ClassificationPipeline::RequestBytes(const v1::ClassifyRequest& request)
   const int64_t tensor_bytes = 3 * p_.preprocess.size * p_.preprocess.size;  // uint8, normalized on the device
   const v1::Image& image = request.image();
   if (image.source_case() == v1::Image::kRaw) return static_cast<int64_t>(image.raw().rgb().size()) + tensor_bytes;
+  if (image.source_case() == v1::Image::kDicom) {
+    // The file, the dataset DCMTK makes of it (about its size again, pixels decompressed) and one
+    // frame's RGB.
+    absl::StatusOr<DicomHeader> header = ReadDicomHeader(image.dicom());
+    const int64_t frame = header.ok() ? DecodedRgbBytes(header->columns, header->rows, p_.limits.max_pixels) : 0;
+    return 2 * static_cast<int64_t>(image.dicom().size()) + 2 * frame + tensor_bytes;
+  }
   const int64_t encoded = static_cast<int64_t>(image.encoded().size());
   absl::StatusOr<ImageHeader> header = ReadImageHeader(image.encoded());
   // A header that does not parse fails decoding at once: it holds only its bytes.
-  const int64_t decoded = header.ok() ? header->width * header->height * 3 : 0;
+  const int64_t decoded = header.ok() ? DecodedRgbBytes(header->width, header->height, p_.limits.max_pixels) : 0;
   return encoded + decoded + tensor_bytes;
 }
 
@@ -96,9 +138,9 @@ void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHand
   if (Clock::now() >= deadline) return done(absl::DeadlineExceededError("deadline passed before preprocessing"));
   if (cancelled && cancelled()) return done(absl::CancelledError("cancelled by the caller"));
   const auto start = Clock::now();
-  absl::StatusOr<RgbImage> image = DecodeRequestImage(request.image(), p_.limits);
+  absl::StatusOr<DecodedImage> image = DecodeRequestImage(request.image(), p_.limits);
   if (!image.ok()) return done(image.status());
-  absl::StatusOr<torch::Tensor> pixels = ResizeImage(*image, p_.preprocess);
+  absl::StatusOr<torch::Tensor> pixels = ResizeImage(image->rgb, p_.preprocess);
   if (!pixels.ok()) return done(pixels.status());
   const double preprocess_seconds = Seconds(start, Clock::now());
   p_.metrics->ObservePreprocess(preprocess_seconds);
@@ -108,10 +150,12 @@ void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHand
   ClassifyTask task;
   task.pixels = *std::move(pixels);
   task.adapter = std::move(adapter);
-  task.done = [this, id = request.request_id(), preprocess_seconds, admitted,
-               shared_done](absl::StatusOr<BatchOutcome> outcome) {
+  task.done = [this, id = request.request_id(), preprocess_seconds, admitted, shared_done,
+               dicom = std::move(image->dicom)](absl::StatusOr<BatchOutcome> outcome) {
     if (!outcome.ok()) return (*shared_done)(outcome.status());
-    (*shared_done)(BuildResponse(id, *outcome, preprocess_seconds, admitted));
+    v1::ClassifyResponse response = BuildResponse(id, *outcome, preprocess_seconds, admitted);
+    if (dicom) *response.mutable_dicom() = *dicom;
+    (*shared_done)(std::move(response));
   };
   Admission admission{task.group(), deadline, std::move(cancelled)};
   absl::Status submitted = p_.scheduler->Submit(std::move(task), std::move(admission));

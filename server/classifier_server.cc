@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
                       Classifier::Create(s->bundle_.model, *s->bundle_.tokenizer, config.task, s->bundle_.add_bos_token));
   s->classifier_ = std::make_unique<Classifier>(std::move(classifier));
   MG_ASSIGN_OR_RETURN(s->auth_, rpc::TokenAuthorizer::Load(config.auth_tokens_file, config.auth_tokens_env));
+  MG_ASSIGN_OR_RETURN(s->audit_, AuditLog::Open(config.audit));
   s->metrics_ = std::make_unique<ServerMetrics>();
   s->metrics_->SetQueueCapacity(config.batching.max_queue_size);
   const std::vector<std::string> allowed = config.AllowedAdapterRoots();
@@ -108,9 +109,14 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
       s->pool_.get(), s->metrics_.get(), config.max_inflight_bytes});
   const auto make_classifier_service = [&] {
     return std::make_unique<ClassifierService>(s->pipeline_.get(), &s->auth_, s->registry_.get(), info,
-                                               config.max_stream_inflight_bytes);
+                                               config.max_stream_inflight_bytes, s->audit_.get());
   };
   s->classifier_service_ = make_classifier_service();
+  s->oip_model_ = std::make_unique<OipModel>(
+      OipModel::Options{info.model_id(), static_cast<int>(config.task.labels.size()), config.batching.max_batch_size,
+                        config.batching.preferred_batch_sizes, config.batching.max_queue_delay_us},
+      s->pipeline_.get(), s->registry_.get(), s->audit_.get());
+  s->oip_service_ = std::make_unique<OpenInferenceService>(s->oip_model_.get(), &s->auth_, s->audit_.get());
   s->loader_ = std::make_unique<AdapterLoader>(
       s->registry_.get(), AdapterLoader::Options{config.adapter_loading.max_waiting,
                                                  absl::Seconds(config.adapter_loading.timeout_seconds)});
@@ -118,7 +124,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
       std::make_unique<AdapterAdminService>(s->registry_.get(), s->loader_.get(), &s->auth_, s->metrics_.get());
 
   // Warm-up ran before the port opens, so health may answer SERVING from the first call.
-  std::vector<grpc::Service*> services = {s->classifier_service_.get()};
+  std::vector<grpc::Service*> services = {s->classifier_service_.get(), s->oip_service_.get()};
   rpc::ServiceHost::Endpoint admin;
   if (config.admin_listen.empty()) {
     services.push_back(s->admin_service_.get());
@@ -126,13 +132,21 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
     s->admin_classifier_service_ = make_classifier_service();
     admin = {config.admin_listen, {s->admin_classifier_service_.get(), s->admin_service_.get()}};
   }
-  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, services, s->metrics_->registry(), admin));
+  const rpc::ActionAudit audit{s->audit_.get(), &s->auth_, {"medgemma.v1.AdapterAdmin"}};
+  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, services, s->metrics_->registry(), admin, audit));
+  if (!config.http_listen.empty()) {
+    MG_ASSIGN_OR_RETURN(s->http_, HttpEndpoint::Start(config.http_listen, config.tls,
+                                                      {s->oip_model_.get(), s->pipeline_.get(), &s->auth_,
+                                                       s->audit_.get(), config.max_message_bytes}));
+  }
   return s;
 }
 
 void ClassifierServer::Shutdown(std::chrono::seconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  oip_model_->SetServing(false);
+  if (http_) http_->Stop();  // waits for its requests, answered by the batcher still running
   loader_->Stop();  // answers the loads still open: the drain below waits for every call's answer
   host_->Shutdown(grace);  // in-flight calls finish on the running batcher
   batcher_->Stop();

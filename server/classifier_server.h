@@ -17,6 +17,9 @@
 #include "server/classification_pipeline.h"
 #include "server/classifier_executor.h"
 #include "server/classifier_service.h"
+#include "server/http_endpoint.h"
+#include "server/oip_model.h"
+#include "server/open_inference_service.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/thread_pool.h"
@@ -31,6 +34,7 @@ class ClassifierServer {
   int port() const { return host_->port(); }
   int admin_port() const { return host_->admin_port(); }  // 0 without admin_listen
   int metrics_port() const { return host_->metrics_port(); }
+  int http_port() const { return http_ ? http_->port() : 0; }  // 0 without http_listen
   const Classifier& classifier() const { return *classifier_; }
   const AdapterRegistry& registry() const { return *registry_; }
   const ClassificationPipeline& pipeline() const { return *pipeline_; }
@@ -55,11 +59,15 @@ class ClassifierServer {
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassificationPipeline> pipeline_;
   rpc::TokenAuthorizer auth_;
+  std::unique_ptr<AuditLog> audit_;  // before the services and host that write to it
   std::unique_ptr<ClassifierService> classifier_service_;
   std::unique_ptr<ClassifierService> admin_classifier_service_;  // admin_listen's; a service serves one port
+  std::unique_ptr<OipModel> oip_model_;
+  std::unique_ptr<OpenInferenceService> oip_service_;
   std::unique_ptr<AdapterLoader> loader_;
   std::unique_ptr<AdapterAdminService> admin_service_;
   std::unique_ptr<rpc::ServiceHost> host_;
+  std::unique_ptr<HttpEndpoint> http_;  // null without http_listen
   bool shut_down_ = false;
 };
 

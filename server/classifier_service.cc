@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "rpc/grpc_status.h"
+#include "server/classification_audit.h"
 
 namespace medgemma::server {
 
@@ -29,25 +30,32 @@ void FillAdapterInfo(const ServedAdapter& adapter, bool is_default, v1::AdapterI
 
 ClassifierService::ClassifierService(ClassificationPipeline* pipeline, const rpc::TokenAuthorizer* auth,
                                      const AdapterRegistry* registry, v1::ModelInfo model_info,
-                                     int64_t max_stream_inflight_bytes)
+                                     int64_t max_stream_inflight_bytes, AuditLog* audit)
     : pipeline_(pipeline),
       auth_(auth),
       registry_(registry),
       model_info_(std::move(model_info)),
-      max_stream_inflight_bytes_(max_stream_inflight_bytes) {}
+      max_stream_inflight_bytes_(max_stream_inflight_bytes),
+      audit_(audit) {}
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
                                                       const v1::ClassifyRequest* request, v1::ClassifyResponse* response) {
   auto* reactor = context->DefaultReactor();
-  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
-  if (!allowed.ok()) {
-    reactor->Finish(allowed);
+  AuditedCall call{"medgemma.v1.Classify", request->request_id(), "", request->adapter()};
+  const absl::StatusOr<rpc::Caller> caller = auth_->Authorize(*context, rpc::Role::kClassify);
+  if (!caller.ok()) {
+    AuditClassification(*audit_, call, caller.status(), {});
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
     return reactor;
   }
+  call.caller = caller->name;
   pipeline_->Submit(*request, pipeline_->RequestBytes(*request), DeadlineOf(*context),
                     [context] { return context->IsCancelled(); },
-                    [reactor, response](absl::StatusOr<v1::ClassifyResponse> result) {
+                    [reactor, response, audit = audit_, call](absl::StatusOr<v1::ClassifyResponse> result) {
                       if (result.ok()) *response = *std::move(result);
+                      AuditClassification(*audit, call, result.status(),
+                                          result.ok() ? std::vector<v1::ClassifyResponse>{*response}
+                                                      : std::vector<v1::ClassifyResponse>{});
                       reactor->Finish(rpc::ToGrpcStatus(result.status()));
                     });
   return reactor;
@@ -62,8 +70,13 @@ namespace {
 // it started has answered.
 class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
  public:
-  StreamReactor(grpc::CallbackServerContext* context, ClassificationPipeline* pipeline, int64_t max_inflight_bytes)
-      : context_(context), pipeline_(pipeline), max_inflight_bytes_(max_inflight_bytes) {
+  StreamReactor(grpc::CallbackServerContext* context, ClassificationPipeline* pipeline, int64_t max_inflight_bytes,
+                AuditLog* audit, std::string caller)
+      : context_(context),
+        pipeline_(pipeline),
+        max_inflight_bytes_(max_inflight_bytes),
+        audit_(audit),
+        caller_(std::move(caller)) {
     StartRead(&incoming_);
   }
 
@@ -79,6 +92,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
     incoming_.Clear();
     const std::string id = request.request_id();
     const int64_t bytes = pipeline_->RequestBytes(request);
+    AuditedCall call{"medgemma.v1.ClassifyStream", id, caller_, request.adapter()};
     bool read_more;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -90,8 +104,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
     refs_.fetch_add(1);
     if (read_more) StartRead(&incoming_);
     pipeline_->Submit(std::move(request), bytes, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
-                      [this, id, bytes](absl::StatusOr<v1::ClassifyResponse> result) {
+                      [this, id, bytes, call](absl::StatusOr<v1::ClassifyResponse> result) {
                         v1::ClassifyResponse response;
+                        AuditClassification(*audit_, call, result.status(),
+                                            result.ok() ? std::vector<v1::ClassifyResponse>{*result}
+                                                        : std::vector<v1::ClassifyResponse>{});
                         if (result.ok()) {
                           response = *std::move(result);
                         } else {
@@ -150,6 +167,8 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
   std::mutex mu_;
   std::deque<v1::ClassifyResponse> outgoing_;
   const int64_t max_inflight_bytes_;
+  AuditLog* const audit_;
+  const std::string caller_;
   int pending_ = 0;
   int64_t inflight_bytes_ = 0;
   bool read_paused_ = false;  // no read outstanding until answers free bytes
@@ -166,9 +185,12 @@ class RefusedStream final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
 
 grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>* ClassifierService::ClassifyStream(
     grpc::CallbackServerContext* context) {
-  const grpc::Status allowed = auth_->Check(*context, rpc::Role::kClassify);
-  if (!allowed.ok()) return new RefusedStream(allowed);
-  return new StreamReactor(context, pipeline_, max_stream_inflight_bytes_);
+  const absl::StatusOr<rpc::Caller> caller = auth_->Authorize(*context, rpc::Role::kClassify);
+  if (!caller.ok()) {
+    AuditClassification(*audit_, AuditedCall{"medgemma.v1.ClassifyStream"}, caller.status(), {});
+    return new RefusedStream(rpc::ToGrpcStatus(caller.status()));
+  }
+  return new StreamReactor(context, pipeline_, max_stream_inflight_bytes_, audit_, caller->name);
 }
 
 grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerContext* context,

@@ -48,6 +48,7 @@ std::vector<LogField> ServerConfig::LogFields() const {
   std::vector<std::string> configured_adapters;
   for (const auto& spec : adapters) configured_adapters.push_back(spec.name);
   fields.insert(fields.end(), {{"admin_listen", admin_listen},
+                               {"http_listen", http_listen},
                                {"max_batch_size", batching.max_batch_size},
                                {"max_queue_delay_us", batching.max_queue_delay_us},
                                {"preferred_batch_sizes", preferred},
@@ -71,6 +72,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
     const YAML::Node root = YAML::Load(yaml_text);
     rpc::ReadServiceConfig(root, &c);
     ReadYaml(root, "admin_listen", &c.admin_listen);
+    ReadYaml(root, "http_listen", &c.http_listen);
     if (root["task"]) {
       MG_ASSIGN_OR_RETURN(c.task, ParseTask(root["task"]));
     }
@@ -104,6 +106,7 @@ const FlagSet& ServerFlags() {
   static const FlagSet flags =
       FlagSet("medgemma-server --config FILE [flags]", rpc::ServiceFlags())
           .Add({{"admin-listen", "HOST:PORT", "serve AdapterAdmin (and Classifier) here, Classifier alone on --listen (admin_listen)"},
+                {"http-listen", "HOST:PORT", "HTTP/JSON: OIP REST endpoints and POST /v1/classify (http_listen; empty: none)"},
                 {"adapters-dir", "DIR", "load every adapter under DIR at start (adapters.dir)"},
                 {"adapter-root", "DIR", "LoadAdapter paths must lie under DIR or the adapters dir; repeatable (adapters.roots)"},
                 {"default-adapter", "NAME", "adapter that answers requests naming none (adapters.default)"}});
@@ -119,6 +122,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromArgs(const std::vector<std::string>
   }
   rpc::ApplyServiceFlags(args, &c);
   if (args.Has("admin-listen")) c.admin_listen = args.Get("admin-listen");
+  if (args.Has("http-listen")) c.http_listen = args.Get("http-listen");
   if (args.Has("adapters-dir")) c.adapters_dir = args.Get("adapters-dir");
   if (args.Has("default-adapter")) c.default_adapter = args.Get("default-adapter");
   if (args.Has("adapter-root")) c.adapter_roots = args.GetAll("adapter-root");

@@ -45,6 +45,9 @@ struct ServerConfig : rpc::ServiceConfig {
   // Where AdapterAdmin is served, with Classifier, apart from `listen` (which then serves
   // Classifier alone), so that a network policy can keep clients from it; empty: on `listen`.
   std::string admin_listen;
+  // HTTP/JSON (server/http_endpoint.h): the Open Inference Protocol's REST endpoints and
+  // POST /v1/classify, with the same TLS, tokens and limits; empty: none.
+  std::string http_listen;
   Task task = DefaultBreakHisTask();
   BatchingConfig batching;
   std::string adapters_dir;              // every subdirectory with an adapter_config.json loads at start

@@ -48,7 +48,7 @@ run "$bin/medgemma-server" --help
 server_flags=$(flag_names)
 for flag in --config --model --model-id --device --dtype --attention --listen --admin-listen --metrics-listen --health-listen \
   --tls-cert --tls-key --tls-client-ca --auth-tokens-file --reflection --log-level --adapters-dir --adapter-root \
-  --default-adapter; do
+  --default-adapter --http-listen --audit-log; do
   check "medgemma-server --help lists $flag" stdout_has "  $flag"
 done
 run "$bin/medgemma-trainer" --help
@@ -58,7 +58,7 @@ for flag in --state-dir --data-root --server --promotion-token-file --promotion-
 done
 shared=$(LC_ALL=C comm -12 <(echo "$server_flags") <(echo "$trainer_flags") | tr '\n' ' ')
 check "the trainer has every model and endpoint flag of the server" \
-  test "$shared" = "--attention --auth-tokens-file --config --device --dtype --health-listen --help --listen --log-level --metrics-listen --model --model-id --reflection --tls-cert --tls-client-ca --tls-key --version "
+  test "$shared" = "--attention --audit-log --auth-tokens-file --config --device --dtype --health-listen --help --listen --log-level --metrics-listen --model --model-id --reflection --tls-cert --tls-client-ca --tls-key --version "
 
 run "$bin/medgemma-server" --frobnicate
 rc=$?

@@ -90,7 +90,7 @@ absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& r
   MG_RETURN_IF_ERROR(spec.options.Validate());
   MG_RETURN_IF_ERROR(ResolveTargetModules(spec.options.lora.target_modules, base).status());
   const auto& promote = request.promote();
-  if (promote.min_accuracy() < 0 || promote.min_accuracy() > 1) {
+  if (!(promote.min_accuracy() >= 0 && promote.min_accuracy() <= 1)) {  // NaN too
     return absl::InvalidArgumentError(
         absl::StrCat("promote.min_accuracy must be in [0, 1], got ", promote.min_accuracy()));
   }
@@ -104,9 +104,14 @@ absl::StatusOr<FineTuneSpec> ResolveFineTuneRequest(const v1::FineTuneRequest& r
           absl::StrCat("init_adapter ", outside->string(), " is outside the configured data roots"));
     }
     spec.init_adapter = request.init_adapter();
-    // Read and fitted now, so a bad one fails the request rather than the job.
-    MG_RETURN_IF_ERROR(
-        InitialAdapter(spec.options.lora, spec.init_adapter, base, torch::kCPU, spec.options.seed).status());
+    // Read and fitted now, so a bad one fails the request rather than the job. A missing or broken
+    // directory is the request's fault (INVALID_ARGUMENT), whatever code the reader gave it.
+    absl::Status init =
+        InitialAdapter(spec.options.lora, spec.init_adapter, base, torch::kCPU, spec.options.seed).status();
+    if (!init.ok() && init.code() != absl::StatusCode::kInternal) {
+      return absl::InvalidArgumentError(absl::StrCat("init_adapter: ", init.message()));
+    }
+    MG_RETURN_IF_ERROR(init);
   }
   MG_ASSIGN_OR_RETURN(spec.data, LoadDataset(request.dataset(), spec.task, roots, spec.options.seed));
   return spec;

@@ -20,8 +20,10 @@ absl::StatusOr<std::unique_ptr<TrainerServer>> TrainerServer::Start(const Traine
   s->metrics_ = std::make_unique<TrainerMetrics>();
   MG_ASSIGN_OR_RETURN(s->runner_, JobRunner::Create(s->config_, &s->bundle_, s->store_.get(), s->metrics_.get()));
   MG_ASSIGN_OR_RETURN(s->auth_, rpc::TokenAuthorizer::Load(config.auth_tokens_file, config.auth_tokens_env));
+  MG_ASSIGN_OR_RETURN(s->audit_, AuditLog::Open(config.audit));
   s->service_ = std::make_unique<TrainerService>(s->runner_.get(), &s->auth_);
-  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->service_.get()}, s->metrics_->registry()));
+  MG_ASSIGN_OR_RETURN(s->host_, rpc::ServiceHost::Start(config, {s->service_.get()}, s->metrics_->registry(), {},
+                                                        {s->audit_.get(), &s->auth_, {"medgemma.v1.Trainer"}}));
   s->runner_->Start();
   return s;
 }

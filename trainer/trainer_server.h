@@ -38,6 +38,7 @@ class TrainerServer {
   std::unique_ptr<TrainerMetrics> metrics_;
   std::unique_ptr<JobRunner> runner_;
   rpc::TokenAuthorizer auth_;
+  std::unique_ptr<AuditLog> audit_;  // a line per Trainer call (rpc/action_audit.h)
   std::unique_ptr<TrainerService> service_;
   std::unique_ptr<rpc::ServiceHost> host_;
   bool shut_down_ = false;

@@ -28,7 +28,8 @@ absl::Status TrainingOptions::Validate() const {
   require(max_grad_norm >= 0 && std::isfinite(max_grad_norm),
           absl::StrCat("max_grad_norm must be >= 0 (got ", max_grad_norm, ")"));
   require(max_steps >= 0, absl::StrCat("max_steps must be >= 0 (got ", max_steps, ")"));
-  require(weight_decay >= 0, absl::StrCat("weight_decay must be >= 0 (got ", weight_decay, ")"));
+  require(weight_decay >= 0 && std::isfinite(weight_decay),
+          absl::StrCat("weight_decay must be >= 0 (got ", weight_decay, ")"));
   require(checkpoint_every_steps > 0, absl::StrCat("checkpoint_every_steps must be > 0 (got ", checkpoint_every_steps, ")"));
   require(eval_batch_size > 0, absl::StrCat("eval_batch_size must be > 0 (got ", eval_batch_size, ")"));
   if (bad.empty()) return absl::OkStatus();

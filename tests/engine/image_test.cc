@@ -41,6 +41,9 @@ TEST(ImageDecoderTest, BadInputGetsAClearInvalidArgument) {
   std::string huge_header = png.substr(0, 33);
   const unsigned char big[8] = {0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60};  // 60000 x 60000
   std::memcpy(huge_header.data() + 16, big, 8);
+  // 2^32 - 1 a side: the pixel count overflows int64 (found by tests/fuzz, image_decode).
+  std::string widest_header = huge_header;
+  std::memset(widest_header.data() + 16, 0xFF, 8);
   struct Case {
     std::string bytes;
     const char* expect;
@@ -50,6 +53,7 @@ TEST(ImageDecoderTest, BadInputGetsAClearInvalidArgument) {
       {png.substr(0, 20), "truncated PNG"},
       {std::string(500, '\x42'), "unsupported"},
       {huge_header, "3600000000 pixels"},
+      {widest_header, "18446744065119617025 pixels"},
       {std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF", 10), "JPEG"},
   };
   for (const auto& c : cases) {

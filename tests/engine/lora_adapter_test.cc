@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "engine/classifier.h"
 #include "base/file_util.h"
 #include "engine/safetensors.h"
@@ -45,6 +47,19 @@ TEST(LoraTargetsTest, ResolvesLikePeft) {
   EXPECT_EQ(ResolveTargetModules({R"(.*language_model.*\.mlp\..*)"}, w)->size(), 6u);
   auto unknown = ResolveTargetModules({"q_proj", "nope"}, w);
   EXPECT_NE(std::string(unknown.status().message()).find("'nope'"), std::string::npos);
+}
+
+// A backtracking matcher (std::regex) takes exponential time on these against a module path; the
+// pattern comes from requests and adapter files (found by tests/fuzz, fine_tune_request).
+TEST(LoraTargetsTest, PathologicalRegexesAnswerAtOnce) {
+  const auto& w = TinyBundle().model->weights();
+  const auto start = std::chrono::steady_clock::now();
+  auto nested = ResolveTargetModules({"(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*x"}, w);
+  EXPECT_EQ(nested.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(nested.status().message()).find("select no linear layer"), std::string::npos);
+  auto possessive = ResolveTargetModules({".*+e_aflttN.*!!!!!!!!!!!!!!!!!!!"}, w);
+  EXPECT_EQ(possessive.status().code(), absl::StatusCode::kInvalidArgument) << possessive.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST(LoraAdapterTest, FreshAdapterHasPeftShapesAndChangesNothing) {
@@ -179,6 +194,10 @@ TEST(LoraAdapterTest, HostileConfigsAreInvalidArgumentNotACrash) {
       {"[]", "adapter_config.json is not a JSON object"},
       {fields + R"("use_dora": "yes"})", "adapter_config.json: [json.exception.type_error"},
       {fields + R"("r": 8)", "adapter_config.json is not valid JSON"},
+      // Beyond int64 (a double to nlohmann): converting it was undefined behaviour (tests/fuzz).
+      {R"({"r": 88888888888888888888888888888888888888888888, "target_modules": "all-linear"})",
+       "adapter_config.json: r must be an integer"},
+      {R"({"r": 8.5, "target_modules": "all-linear"})", "adapter_config.json: r must be an integer"},
   };
   for (const auto& c : cases) {
     TempDir dir;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "base/file_util.h"
@@ -241,6 +242,27 @@ TEST_F(TrainerResolveTest, OutOfRangeAndUnknownValuesNameTheField) {
   request_.mutable_hyperparameters()->set_epochs(0);  // explicit zero is not "the default"
   auto epochs = Resolve();
   EXPECT_TRUE(Contains(epochs.status(), "epochs must be > 0")) << epochs.status();
+}
+
+// NaN compares false against every bound, infinity passes `>= 0`: a job would run on them.
+TEST_F(TrainerResolveTest, NonFiniteValuesAreRefused) {
+  request_.mutable_promote()->set_min_accuracy(std::numeric_limits<float>::quiet_NaN());
+  auto nan_accuracy = Resolve();
+  EXPECT_EQ(nan_accuracy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(nan_accuracy.status(), "promote.min_accuracy must be in [0, 1]")) << nan_accuracy.status();
+  request_.mutable_promote()->clear_min_accuracy();
+  request_.mutable_hyperparameters()->set_weight_decay(std::numeric_limits<float>::infinity());
+  auto inf_decay = Resolve();
+  EXPECT_EQ(inf_decay.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(inf_decay.status(), "weight_decay must be >= 0")) << inf_decay.status();
+}
+
+// Found by tests/fuzz/fine_tune_request_fuzzer.cc: the reader's NOT_FOUND reached the client.
+TEST_F(TrainerResolveTest, AMissingInitAdapterIsInvalidArgument) {
+  request_.set_init_adapter((data() / "no-such-adapter").string());
+  auto missing = Resolve();
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument) << missing.status();
+  EXPECT_TRUE(Contains(missing.status(), "init_adapter: ")) << missing.status();
 }
 
 TEST_F(TrainerResolveTest, InitAdapterMustLieInsideTheRootsAndFitTheRun) {

@@ -1,0 +1,5 @@
+
+i
+
+
+data d*data/adapter

@@ -1,0 +1,3 @@
+
+m!
+data/train.csvdata/eval.csv

@@ -1,0 +1,4 @@
+
+o
+
+data/outside

@@ -1,0 +1,5 @@
+
+r
+
+
+data d".*self_attn.*
