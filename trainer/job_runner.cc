@@ -102,8 +102,9 @@ absl::StatusOr<v1::Job> JobRunner::Submit(const v1::FineTuneRequest& request) {
     jobs_[status.job_id()] = Entry{record, 1};
     CountStates();
   }
-  changed_.notify_all();
+  // Logged before the worker can see the job, so QUEUED always precedes its RUNNING line.
   LogJobState(status);
+  changed_.notify_all();
   v1::Job job;
   job.set_job_id(status.job_id());
   job.set_state(status.state());
