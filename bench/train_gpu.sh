@@ -12,6 +12,9 @@
 #   peft     tools/perf/peft_train_bench.py on the same checkpoint and recipe
 #   losses   tools/parity/train_parity.py: per-step losses against peft's, dropout off and on
 #            (LOSS_PARTS, default "off,on")
+#   recipe   the reference notebook's whole recipe on a BreakHis-sized synthetic set (1,000 train
+#            / 300 eval PNGs of 700x460, 5 epochs, evaluation after each): wall time, at
+#            RECIPE_SETTING ("micro-batch:checkpointing", default 8:off; not in the default STAGES)
 # Memory is reported the same way for all: torch's peak allocated and reserved bytes, and the
 # process's peak from nvidia-smi (which adds the CUDA context). Logs and TRAIN.md go under $OUT
 # (or /tmp/train-bench).
@@ -22,10 +25,36 @@ work=/tmp/parity
 data=/tmp/train-bench-data
 runs=/tmp/train-bench-runs  # adapters and checkpoints, kept out of $OUT
 stamp() { echo "[$(date +%T)] $*"; }
-bash tools/device/build.sh medgemma-cli train_step_bench cuda_training_tests || exit 1
+stages=${STAGES:-step trainer peft losses}
+recipe_data=/tmp/recipe-data
+# The recipe's 1,300 PNGs are written while the build runs.
+write_recipe_data() {
+  mkdir -p "$recipe_data/png"
+  python3 - "$recipe_data" <<'PY'
+import sys
+from multiprocessing import Pool
+sys.path.insert(0, "tools/parity")
+import hf_reference as ref
+data = sys.argv[1]
+def write(i):
+    ref.make_png(f"{data}/png/{i:04d}.png", 700, 460, 1000 + i)
+with Pool(16) as pool:
+    pool.map(write, range(1300))
+rows = [f"png/{i:04d}.png,{i % 8}" for i in range(1300)]
+open(f"{data}/train.csv", "w").write("path,label\n" + "\n".join(rows[:1000]) + "\n")
+open(f"{data}/eval.csv", "w").write("path,label\n" + "\n".join(rows[1000:]) + "\n")
+PY
+}
+[[ " $stages " == *" recipe "* ]] && { write_recipe_data & recipe_data_writer=$!; }
+# The recipe alone runs close to the 10-minute call limit: it builds only the CLI and skips the tests.
+if [ "$stages" = recipe ]; then
+  bash tools/device/build.sh medgemma-cli || exit 1
+else
+  bash tools/device/build.sh medgemma-cli train_step_bench cuda_training_tests || exit 1
+  build-gpu/bin/cuda_training_tests > "$out/cuda_training_tests.log" 2>&1
+  grep -E "^\[  (PASSED|FAILED) |^\[  FAILED" "$out/cuda_training_tests.log"
+fi
 stamp built
-build-gpu/bin/cuda_training_tests > "$out/cuda_training_tests.log" 2>&1
-grep -E "^\[  (PASSED|FAILED) |^\[  FAILED" "$out/cuda_training_tests.log"
 if [ ! -d "$work/big" ]; then
   only=()
   [ "${PARITY:-1}" = 0 ] && only=(--write-4b-only)
@@ -47,11 +76,28 @@ with_peak_memory() {
   python3 -c "import sys; print(f'{max(int(l) for l in open(sys.argv[1]) if l.strip()) / 1024:.1f} GiB')" "$mem"
 }
 accumulation() { local a=$((8 / $1)); echo $((a > 0 ? a : 1)); }
+# medgemma-cli train with the recipe's LoRA and optimizer settings at SETTING ("micro-batch:
+# checkpointing") on DATA/train.csv and eval.csv, as run KIND_mbM_C, more flags after; prints the
+# TRAIN.md fields from micro-batch to wall seconds.
+cli_train() {
+  local setting=$1 kind=$2 data_dir=$3
+  shift 3
+  local micro=${setting%%:*} ckpt=${setting##*:} flag=--activation-checkpointing
+  [ "$ckpt" = off ] && flag=--no-activation-checkpointing
+  local name="${kind}_mb${micro}_$ckpt" start=$SECONDS peak line
+  rm -rf "${runs:?}/$name"
+  peak=$(with_peak_memory "$out/$name.mem" "$out/$name.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
+    --out "$runs/$name" --device cuda --train-csv "$data_dir/train.csv" --eval-csv "$data_dir/eval.csv" \
+    --micro-batch-size "$micro" --grad-accum "$(accumulation "$micro")" --lr 5e-4 --r 8 --alpha 16 --dropout 0.1 \
+    --max-grad-norm 0.3 $flag "$@")
+  line=$(python3 -c "import json,sys; m = json.load(open(sys.argv[1])); print(f\"{m['samples_per_second']:.2f} | {m['peak_gpu_allocated_bytes'] / 2**30:.1f} / {m['peak_gpu_reserved_bytes'] / 2**30:.1f} GiB\")" \
+    "$runs/$name/metrics.json" 2>/dev/null || echo "failed: $(tail -1 "$out/$name.log") |")
+  echo "$micro | $ckpt | $line | $peak | $((SECONDS - start))"
+}
 row() { echo "| $* |" | tee -a "$out/TRAIN.md"; }
 : > "$out/TRAIN.md"
 row "run | micro-batch | checkpointing | samples/s | peak allocated / reserved (torch) | peak (nvidia-smi) | wall s"
 row "---|---|---|---|---|---|---"
-stages=${STAGES:-step trainer peft losses}
 
 if [[ " $stages " == *" step "* ]]; then
   for setting in ${SETTINGS:-1:on 8:on 8:off}; do
@@ -86,20 +132,7 @@ open(f"{data}/train.csv", "w").write("path,label\n" + "\n".join(rows) + "\n")
 open(f"{data}/eval.csv", "w").write("path,label\n" + "\n".join(rows[:8]) + "\n")
 PY
   for setting in ${SETTINGS:-1:on 8:on 8:off}; do
-    micro=${setting%%:*} ckpt=${setting##*:}
-    flag=--activation-checkpointing
-    [ "$ckpt" = off ] && flag=--no-activation-checkpointing
-    run="$out/trainer_mb${micro}_$ckpt"
-    rm -rf "$runs/${run##*/}"
-    start=$SECONDS
-    peak=$(with_peak_memory "$run.mem" "$run.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
-      --out "$runs/${run##*/}" --device cuda \
-      --train-csv "$data/train.csv" --eval-csv "$data/eval.csv" --micro-batch-size "$micro" \
-      --grad-accum "$(accumulation "$micro")" --max-steps "${MAX_STEPS:-6}" --epochs 1 --lr 5e-4 --r 8 --alpha 16 \
-      --dropout 0.1 --max-grad-norm 0.3 $flag)
-    line=$(python3 -c "import json,sys; m = json.load(open(sys.argv[1])); print(f\"{m['samples_per_second']:.2f} | {m['peak_gpu_allocated_bytes'] / 2**30:.1f} / {m['peak_gpu_reserved_bytes'] / 2**30:.1f} GiB\")" \
-      "$runs/${run##*/}/metrics.json" 2>/dev/null || echo "failed: $(tail -1 "$run.log") |")
-    row "ours, trainer | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
+    row "ours, trainer | $(cli_train "$setting" trainer "$data" --max-steps "${MAX_STEPS:-6}" --epochs 1)"
   done
 fi
 
@@ -114,6 +147,15 @@ if [[ " $stages " == *" peft "* ]]; then
     row "peft | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
   done
 fi
+if [[ " $stages " == *" recipe "* ]]; then
+  wait "$recipe_data_writer" || exit 1
+  stamp "recipe data written, training starts"
+  run=$(cli_train "${RECIPE_SETTING:-8:off}" recipe "$recipe_data" --epochs 5 --warmup-ratio 0.03 \
+    --checkpoint-every-steps 125 --eval-batch-size 32)
+  row "ours, notebook recipe (5 epochs, 1000 + 300 images) | $run"
+  cp "$runs"/recipe_*/metrics.json "$out/recipe.metrics.json" 2>/dev/null
+fi
+
 if [[ " $stages " == *" losses "* ]]; then
   PYTHONUNBUFFERED=1 python3 tools/parity/train_parity.py --cli build-gpu/bin/medgemma-cli --model "$work/big" \
     --work /tmp/train-parity --parts "${LOSS_PARTS:-off,on}" > "$out/train_parity.log" 2>&1

@@ -76,17 +76,33 @@ torch::Tensor NormalizePixels(const torch::Tensor& resized, const PreprocessConf
   return (resized.to(torch::kFloat).mul(config.rescale_factor) - per_channel(config.mean)) / per_channel(config.std);
 }
 
-absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const PreprocessConfig& config) {
-  MG_ASSIGN_OR_RETURN(torch::Tensor resized, ResizeImage(image, config));
+torch::Tensor UploadAndNormalizePixels(const torch::Tensor& resized, const torch::Device& device,
+                                       const PreprocessConfig& config) {
+  return NormalizePixels(resized.to(device, /*non_blocking=*/true), config);
+}
+
+namespace {
+absl::StatusOr<torch::Tensor> NormalizeOnHost(const torch::Tensor& resized, const PreprocessConfig& config) {
   return GuardTorch("preprocess", [&]() -> absl::StatusOr<torch::Tensor> {
     return NormalizePixels(resized, config).contiguous();
   });
 }
+}  // namespace
 
-absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config) {
+absl::StatusOr<torch::Tensor> PreprocessImage(const RgbImage& image, const PreprocessConfig& config) {
+  MG_ASSIGN_OR_RETURN(torch::Tensor resized, ResizeImage(image, config));
+  return NormalizeOnHost(resized, config);
+}
+
+absl::StatusOr<torch::Tensor> ResizeImageFile(const std::filesystem::path& path, const PreprocessConfig& config) {
   MG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
   MG_ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, ImageLimits{}));
-  return PreprocessImage(image, config);
+  return ResizeImage(image, config);
+}
+
+absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config) {
+  MG_ASSIGN_OR_RETURN(torch::Tensor resized, ResizeImageFile(path, config));
+  return NormalizeOnHost(resized, config);
 }
 
 }  // namespace medgemma

@@ -32,7 +32,13 @@ absl::StatusOr<torch::Tensor> ResizeImage(const RgbImage& image, const Preproces
 // The rest, on whatever device `resized` (uint8, (..., 3, S, S)) is on: rescale and normalize in
 // float32. Throws c10::Error.
 torch::Tensor NormalizePixels(const torch::Tensor& resized, const PreprocessConfig& config);
-// Reads, decodes (default limits) and preprocesses one image file.
+// Host `resized` (pinned for a truly asynchronous copy) uploaded to `device` without waiting for
+// its queue, then normalized there. Throws c10::Error.
+torch::Tensor UploadAndNormalizePixels(const torch::Tensor& resized, const torch::Device& device,
+                                       const PreprocessConfig& config);
+// Reads, decodes (default limits) and resizes one image file.
+absl::StatusOr<torch::Tensor> ResizeImageFile(const std::filesystem::path& path, const PreprocessConfig& config);
+// ResizeImageFile, then NormalizePixels: (3, size, size) float32 on the CPU.
 absl::StatusOr<torch::Tensor> PreprocessImageFile(const std::filesystem::path& path, const PreprocessConfig& config);
 
 }  // namespace medgemma

@@ -56,6 +56,21 @@ torch::Tensor AddLoraDelta(const torch::Tensor& x, torch::Tensor y, const LoraWe
 bool InferenceOnly(const LoraContext& lora) { return !lora.training && !torch::GradMode::is_enabled(); }
 }  // namespace
 
+bool TrainsLora(const Linear& linear, const LoraContext& lora) {
+  // Training takes this path with autograd off too (a checkpointed block's first pass): its
+  // recomputation must see the same arithmetic and the same dropout draws.
+  return AdapterFor(linear, lora) != nullptr && (lora.training || torch::GradMode::is_enabled());
+}
+
+torch::Tensor ApplyLinearToActivation(InputActivation activation, const torch::Tensor& x, const torch::Tensor& up,
+                                      const Linear& linear, const LoraContext& lora) {
+  if (!TrainsLora(linear, lora)) return ApplyLinear(Activate(activation, x, up), linear, lora);
+  const LoraWeights& adapter = *AdapterFor(linear, lora);
+  const LoraConfig& config = lora.adapter->config();
+  return TrainingLoraLinear(activation, x, up, linear.weight, linear.bias, adapter.a, adapter.b, config.scale(),
+                            lora.training ? config.dropout : 0.0);
+}
+
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora) {
   const LoraWeights* adapter = AdapterFor(linear, lora);
   // at::linear fuses the bias into the GEMM (torch::nn::functional::linear adds it in a second pass).
@@ -63,13 +78,8 @@ torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const Lo
   if (InferenceOnly(lora) && adapter->a_compute.defined()) {
     return AddLoraDelta(x, torch::linear(x, linear.weight, linear.bias), *adapter);
   }
-  const double p = lora.training ? lora.adapter->config().dropout : 0.0;
+  if (TrainsLora(linear, lora)) return ApplyLinearToActivation(InputActivation::kNone, x, torch::Tensor(), linear, lora);
   const double scale = lora.adapter->config().scale();
-  // Training takes this path with autograd off too (a checkpointed block's first pass): its
-  // recomputation must see the same arithmetic and the same dropout draws.
-  if (lora.training || torch::GradMode::is_enabled()) {
-    return TrainingLoraLinear(x, linear.weight, linear.bias, adapter->a, adapter->b, scale, p);
-  }
   // Evaluating an adapter being trained: peft's arithmetic, which keeps adapter weights in float32
   // next to a bf16 base and casts the input up (autocast_adapter_dtype).
   auto y = torch::linear(x, linear.weight, linear.bias);

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "engine/input_activation.h"
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
 
@@ -38,6 +39,12 @@ torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w, doubl
 // through TrainingLoraLinear (engine/training_lora_linear.h), for inference in the model's dtype
 // onto the output, and for an adapter being evaluated in peft's float32.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const Linear& linear, const LoraContext& lora);
+// ApplyLinear(Activate(activation, x, up)). While training a LoRA on `linear` the activation is
+// recomputed in its backward instead of kept (engine/input_activation.h).
+torch::Tensor ApplyLinearToActivation(InputActivation activation, const torch::Tensor& x, const torch::Tensor& up,
+                                      const Linear& linear, const LoraContext& lora);
+// Whether ApplyLinear trains a LoRA on `linear` (TrainingLoraLinear) rather than running inference.
+bool TrainsLora(const Linear& linear, const LoraContext& lora);
 // The adapter's trainable tensors for `linears` (what a checkpointed block passes to CheckpointedCall).
 std::vector<torch::Tensor> LoraParameters(const std::vector<const Linear*>& linears, const LoraContext& lora);
 // gelu_tanh(ApplyLinear(...)), fused into the GEMM on CUDA for inference without an adapter.

@@ -35,7 +35,8 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
 }
 
 torch::Tensor Mlp(const DecoderLayerWeights& w, const torch::Tensor& x, const LoraContext& lora) {
-  return ApplyLinear(GeluTanhMul(ApplyLinear(x, w.gate_proj, lora), ApplyLinear(x, w.up_proj, lora)), w.down_proj, lora);
+  return ApplyLinearToActivation(InputActivation::kGeluTanhMul, ApplyLinear(x, w.gate_proj, lora),
+                                 ApplyLinear(x, w.up_proj, lora), w.down_proj, lora);
 }
 torch::Tensor DecoderLayer(const TextConfig& c, const DecoderLayerWeights& layer, const torch::Tensor& x,
                            const LayerInputs& in, const LoraContext& lora, AttentionBackend backend, KvCache* cache,

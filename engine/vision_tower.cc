@@ -17,11 +17,20 @@ torch::Tensor SelfAttention(const VisionConfig& c, const VisionLayerWeights& w, 
   return ApplyLinear(out.transpose(1, 2).reshape({n, len, heads * hd}), w.out_proj, lora);
 }
 
+torch::Tensor Mlp(const VisionLayerWeights& layer, const torch::Tensor& x, const LoraContext& lora) {
+  // Training keeps fc1's output and recomputes its GELU in fc2's backward; inference fuses the
+  // GELU into fc1's GEMM where it can.
+  if (TrainsLora(layer.fc2, lora)) {
+    return ApplyLinearToActivation(InputActivation::kGeluTanh, ApplyLinear(x, layer.fc1, lora), torch::Tensor(),
+                                   layer.fc2, lora);
+  }
+  return ApplyLinear(ApplyLinearGelu(x, layer.fc1, lora), layer.fc2, lora);
+}
+
 torch::Tensor EncoderLayer(const VisionConfig& c, const VisionLayerWeights& layer, const torch::Tensor& x,
                            const LoraContext& lora, AttentionBackend backend) {
   auto h = x + SelfAttention(c, layer, LayerNorm(x, layer.layer_norm1, c.layer_norm_eps), lora, backend);
-  return h + ApplyLinear(ApplyLinearGelu(LayerNorm(h, layer.layer_norm2, c.layer_norm_eps), layer.fc1, lora),
-                         layer.fc2, lora);
+  return h + Mlp(layer, LayerNorm(h, layer.layer_norm2, c.layer_norm_eps), lora);
 }
 }  // namespace
 

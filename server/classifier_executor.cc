@@ -20,7 +20,7 @@ absl::StatusOr<torch::Tensor> ClassifierExecutor::Classify(const Batch<ClassifyT
   return GuardTorch("classify batch", [&]() -> absl::StatusOr<torch::Tensor> {
     std::vector<torch::Tensor> rows;
     for (const auto& task : batch.tasks) rows.push_back(task.pixels);
-    auto pixels = NormalizePixels(StackForUpload(rows, device).to(device, /*non_blocking=*/true), preprocess_);
+    auto pixels = UploadAndNormalizePixels(StackForUpload(rows, device), device, preprocess_);
     return classifier_->Classify(pixels, adapter);
   });
 }

@@ -110,6 +110,87 @@ __global__ void GemmaRmsNormRopeKernel(const __nv_bfloat16* x, const __nv_bfloat
   }
 }
 
+// d/dx of x * inv_rms * (1 + w) for a row whose output gradient times (1 + w) is `gw`:
+// inv_rms * (gw - x * inv_rms^2 * mean(gw * x)), what rms_norm's backward computes in float32.
+struct RowBackward {
+  float gw[kMaxPacksPerThread][kPack];
+
+  __device__ void Store(const RowInRegisters& row, int packs, float inv_rms, int cols, __nv_bfloat16* grad_x) {
+    __shared__ float partials[kMaxThreads / 32];
+    float dot = 0.f;
+#pragma unroll
+    for (int i = 0; i < kMaxPacksPerThread; ++i) {
+      if (threadIdx.x + i * blockDim.x >= packs) break;
+#pragma unroll
+      for (int j = 0; j < kPack; ++j) dot += gw[i][j] * row.v[i][j];
+    }
+    const float correction = BlockSum(dot, partials) / cols * inv_rms * inv_rms;
+    Pack* out = reinterpret_cast<Pack*>(grad_x);
+#pragma unroll
+    for (int i = 0; i < kMaxPacksPerThread; ++i) {
+      const int p = threadIdx.x + i * blockDim.x;
+      if (p >= packs) break;
+      Pack result;
+#pragma unroll
+      for (int j = 0; j < kPack; ++j) result.v[j] = __float2bfloat16(inv_rms * (gw[i][j] - row.v[i][j] * correction));
+      out[p] = result;
+    }
+  }
+};
+
+__global__ void GemmaRmsNormBackwardKernel(const __nv_bfloat16* grad, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                                           __nv_bfloat16* grad_x, int cols, float eps) {
+  const int64_t offset = static_cast<int64_t>(blockIdx.x) * cols;
+  const int packs = cols / kPack;
+  RowInRegisters row;
+  const float inv_rms = row.Load(x + offset, packs, eps, cols);
+  const Pack* weights = reinterpret_cast<const Pack*>(w);
+  const Pack* g = reinterpret_cast<const Pack*>(grad + offset);
+  RowBackward back;
+#pragma unroll
+  for (int i = 0; i < kMaxPacksPerThread; ++i) {
+    const int p = threadIdx.x + i * blockDim.x;
+    if (p >= packs) break;
+    const Pack gp = g[p], wp = weights[p];
+#pragma unroll
+    for (int j = 0; j < kPack; ++j) back.gw[i][j] = __bfloat162float(gp.v[j]) * (1.f + __bfloat162float(wp.v[j]));
+  }
+  back.Store(row, packs, inv_rms, cols, grad_x + offset);
+}
+
+__global__ void GemmaRmsNormRopeBackwardKernel(const __nv_bfloat16* grad, const __nv_bfloat16* x,
+                                               const __nv_bfloat16* w, const __nv_bfloat16* cos,
+                                               const __nv_bfloat16* sin, __nv_bfloat16* grad_x, int heads,
+                                               int head_dim, float eps) {
+  extern __shared__ float rotated_grad[];  // head_dim values: bf16(grad * sin)
+  const int64_t offset = static_cast<int64_t>(blockIdx.x) * head_dim;
+  const int64_t table = static_cast<int64_t>(blockIdx.x / heads) * head_dim;
+  const int packs = head_dim / kPack, half = head_dim / 2;
+  for (int e = threadIdx.x; e < head_dim; e += blockDim.x) {
+    rotated_grad[e] = Round(__bfloat162float(grad[offset + e]) * __bfloat162float(sin[table + e]));
+  }
+  __syncthreads();
+  RowInRegisters row;
+  const float inv_rms = row.Load(x + offset, packs, eps, head_dim);
+  const Pack* weights = reinterpret_cast<const Pack*>(w);
+  RowBackward back;
+#pragma unroll
+  for (int i = 0; i < kMaxPacksPerThread; ++i) {
+    const int p = threadIdx.x + i * blockDim.x;
+    if (p >= packs) break;
+    const Pack wp = weights[p];
+#pragma unroll
+    for (int j = 0; j < kPack; ++j) {
+      // rotate_half's transpose: the first half takes the second's gradient, the second half minus the first's.
+      const int e = p * kPack + j;
+      const float rotated = e < half ? rotated_grad[e + half] : -rotated_grad[e - half];
+      const float direct = Round(__bfloat162float(grad[offset + e]) * __bfloat162float(cos[table + e]));
+      back.gw[i][j] = Round(direct + rotated) * (1.f + __bfloat162float(wp.v[j]));
+    }
+  }
+  back.Store(row, packs, inv_rms, head_dim, grad_x + offset);
+}
+
 // torch's GeluCUDAKernelImpl, tanh form, in float32.
 __device__ __forceinline__ float GeluTanh(float x) {
   constexpr float kBeta = 0.7978845608028654f;  // sqrt(2 / pi)
@@ -147,6 +228,18 @@ void LaunchGemmaRmsNormRope(const __nv_bfloat16* x, const __nv_bfloat16* w, cons
                             int64_t head_dim, float eps, cudaStream_t stream) {
   GemmaRmsNormRopeKernel<<<rows, NormThreads(head_dim), head_dim * sizeof(float), stream>>>(
       x, w, cos, sin, out, static_cast<int>(heads), static_cast<int>(head_dim), eps);
+}
+
+void LaunchGemmaRmsNormBackward(const __nv_bfloat16* grad, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                                __nv_bfloat16* grad_x, int64_t rows, int64_t cols, float eps, cudaStream_t stream) {
+  GemmaRmsNormBackwardKernel<<<rows, NormThreads(cols), 0, stream>>>(grad, x, w, grad_x, static_cast<int>(cols), eps);
+}
+
+void LaunchGemmaRmsNormRopeBackward(const __nv_bfloat16* grad, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                                    const __nv_bfloat16* cos, const __nv_bfloat16* sin, __nv_bfloat16* grad_x,
+                                    int64_t rows, int64_t heads, int64_t head_dim, float eps, cudaStream_t stream) {
+  GemmaRmsNormRopeBackwardKernel<<<rows, NormThreads(head_dim), head_dim * sizeof(float), stream>>>(
+      grad, x, w, cos, sin, grad_x, static_cast<int>(heads), static_cast<int>(head_dim), eps);
 }
 
 void LaunchGeluTanhMul(const __nv_bfloat16* gate, const __nv_bfloat16* up, __nv_bfloat16* out, int64_t n,

@@ -25,6 +25,18 @@ void LaunchGemmaRmsNormRope(const __nv_bfloat16* x, const __nv_bfloat16* w, cons
                             const __nv_bfloat16* sin, __nv_bfloat16* out, int64_t rows, int64_t heads,
                             int64_t head_dim, float eps, cudaStream_t stream);
 
+// The gradient of LaunchGemmaRmsNorm's output for x (a residual's is the output's gradient
+// itself; w is frozen), in float32 as autograd through transformers' float32 chain computes it,
+// rounded once to bf16.
+void LaunchGemmaRmsNormBackward(const __nv_bfloat16* grad, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                                __nv_bfloat16* grad_x, int64_t rows, int64_t cols, float eps, cudaStream_t stream);
+
+// The gradient of LaunchGemmaRmsNormRope's output for x: RoPE's backward with the bf16 roundings of
+// autograd through its torch ops, then the norm's as above.
+void LaunchGemmaRmsNormRopeBackward(const __nv_bfloat16* grad, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                                    const __nv_bfloat16* cos, const __nv_bfloat16* sin, __nv_bfloat16* grad_x,
+                                    int64_t rows, int64_t heads, int64_t head_dim, float eps, cudaStream_t stream);
+
 // out = bf16(bf16(gelu_tanh(gate)) * up), elementwise over n values.
 void LaunchGeluTanhMul(const __nv_bfloat16* gate, const __nv_bfloat16* up, __nv_bfloat16* out, int64_t n,
                        cudaStream_t stream);

@@ -18,7 +18,7 @@ absl::StatusOr<EvalMetrics> Evaluate(const Classifier& classifier, const std::ve
     const torch::Device device = classifier.model().options().device;
     MG_ASSIGN_OR_RETURN(torch::Tensor staged, pixels.Batch(batch, device));
     MG_ASSIGN_OR_RETURN(torch::Tensor pixel_values, GuardTorch("normalize pixels", [&]() -> absl::StatusOr<torch::Tensor> {
-                          return NormalizePixels(staged.to(device, /*non_blocking=*/true), pixels.config());
+                          return UploadAndNormalizePixels(staged, device, pixels.config());
                         }));
     MG_ASSIGN_OR_RETURN(torch::Tensor probabilities, classifier.Classify(pixel_values, adapter));
     auto p = probabilities.contiguous();

@@ -54,7 +54,7 @@ absl::StatusOr<StepResult> LoraTrainer::Step(const TrainingWindow& window, doubl
       torch::manual_seed(options_.seed * 0x9E3779B97F4A7C15ULL + micro.index);
       std::vector<const TrainingSequence*> seqs;
       for (int label : micro.labels) seqs.push_back(&sequences_->ForLabel(label));
-      auto pixels = NormalizePixels(micro.pixels.to(device, /*non_blocking=*/true), preprocess_);
+      auto pixels = UploadAndNormalizePixels(micro.pixels, device, preprocess_);
       auto loss = SummedTokenLoss(*model_, seqs, pixels, lora) / static_cast<double>(window_tokens);
       loss.backward();
       loss_sum += loss.detach();

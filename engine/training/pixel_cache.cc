@@ -3,7 +3,6 @@
 #include <absl/strings/str_cat.h>
 #include <torch/torch.h>
 
-#include "base/file_util.h"
 #include "base/host_memory.h"
 #include "engine/host_staging.h"
 #include "engine/torch_guard.h"
@@ -17,10 +16,11 @@ absl::StatusOr<torch::Tensor> PixelCache::One(const std::filesystem::path& path)
     absl::MutexLock lock(&mu_);
     if (auto it = cached_.find(path); it != cached_.end()) return it->second;
   }
-  MG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  auto image = DecodeImage(bytes, ImageLimits{});
-  if (!image.ok()) return absl::Status(image.status().code(), absl::StrCat(path.string(), ": ", image.status().message()));
-  MG_ASSIGN_OR_RETURN(torch::Tensor pixels, ResizeImage(*image, config_));
+  absl::StatusOr<torch::Tensor> resized = ResizeImageFile(path, config_);
+  if (!resized.ok()) {
+    return absl::Status(resized.status().code(), absl::StrCat(path.string(), ": ", resized.status().message()));
+  }
+  const torch::Tensor& pixels = *resized;
   const int64_t size = pixels.numel() * static_cast<int64_t>(pixels.element_size());
   absl::MutexLock lock(&mu_);
   if (used_bytes_ + size <= budget_bytes_ && cached_.emplace(path, pixels).second) used_bytes_ += size;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "base/file_util.h"
+#include "engine/layers.h"
 #include "engine/lora_adapter.h"
 #include "engine/rng_state.h"
 #include "engine/training/adamw.h"
@@ -239,6 +240,41 @@ TEST(TrainingLoraLinearTest, Bf16InputsGiveFloat32ParameterGradients) {
   EXPECT_EQ(a.grad().scalar_type(), torch::kFloat);
   EXPECT_EQ(b.grad().scalar_type(), torch::kFloat);
   EXPECT_GT(a.grad().abs().sum().item<double>(), 0);
+}
+
+// An activation applied inside the layer (kept: its inputs; recomputed in backward) gives what
+// autograd through the activation's own ops and then the layer gives, bit for bit in bf16.
+TEST(TrainingLoraLinearTest, InputActivationsMatchAutogradThroughTheirOps) {
+  for (auto activation : {InputActivation::kGeluTanh, InputActivation::kGeluTanhMul}) {
+    torch::manual_seed(8);
+    auto x = torch::randn({2, 5, 16}).to(torch::kBFloat16).requires_grad_(true);
+    auto up = torch::randn({2, 5, 16}).to(torch::kBFloat16).requires_grad_(true);
+    const auto weight = (torch::randn({6, 16}) * 0.2).to(torch::kBFloat16);
+    auto a = (torch::randn({4, 16}) * 0.3).requires_grad_(true);
+    auto b = (torch::randn({6, 4}) * 0.3).requires_grad_(true);
+    const auto upstream = torch::randn({2, 5, 6}).to(torch::kBFloat16);
+    const bool gated = activation == InputActivation::kGeluTanhMul;
+    auto run = [&](bool inside) {
+      torch::manual_seed(9);  // the same dropout draws both ways
+      auto y = inside ? TrainingLoraLinear(activation, x, gated ? up : torch::Tensor(), weight, torch::Tensor(), a, b,
+                                           2.0, 0.3)
+                      : TrainingLoraLinear(gated ? GeluTanhMul(x, up) : torch::gelu(x, "tanh"), weight,
+                                           torch::Tensor(), a, b, 2.0, 0.3);
+      y.backward(upstream);
+      std::vector<torch::Tensor> grads{y.detach(), x.grad().clone(), a.grad().clone(), b.grad().clone()};
+      if (gated) grads.push_back(up.grad().clone());
+      for (auto* t : {&x, &up, &a, &b}) {
+        if (t->grad().defined()) t->mutable_grad().zero_();
+      }
+      return grads;
+    };
+    const auto inside = run(true), outside = run(false);
+    ASSERT_EQ(inside.size(), outside.size());
+    for (size_t i = 0; i < inside.size(); ++i) {
+      EXPECT_TRUE(torch::equal(inside[i], outside[i])) << "activation " << static_cast<int>(activation) << " value " << i;
+    }
+    EXPECT_GT(inside[1].abs().sum().item<double>(), 0);
+  }
 }
 
 // A checkpointed block's first pass runs with autograd off: it must compute what the recomputation
