@@ -36,6 +36,7 @@ COPY --from=build --chown=10001:10001 /stage/var/lib/medgemma /var/lib/medgemma
 COPY --from=build --chown=10001:10001 /stage/run/secrets/medgemma /run/secrets/medgemma
 ENV PATH=/opt/medgemma/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LD_LIBRARY_PATH=/opt/medgemma/lib \
+    DCMDICTPATH=/opt/medgemma/share/dcmtk/dicom.dic:/opt/medgemma/share/dcmtk/private.dic \
     HOME=/tmp \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \

@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
   absl::StatusOr<std::FILE*> file = OpenForAppend(options.path);
   if (!file.ok()) return file.status();
   log->file_ = *file;
+  log->owned_ = true;
   std::error_code ec;
   const auto size = std::filesystem::file_size(options.path, ec);
   log->size_ = ec ? 0 : static_cast<int64_t>(size);
@@ -39,12 +40,13 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
 
 AuditLog::~AuditLog() {
   absl::MutexLock lock(&mu_);
-  if (file_ != nullptr && file_ != stdout) std::fclose(file_);
+  if (owned_) std::fclose(file_);
 }
 
 void AuditLog::RotateLocked() {
   std::fclose(file_);
   file_ = nullptr;
+  owned_ = false;
   std::error_code ec;
   const std::string& path = options_.path;
   std::filesystem::remove(absl::StrCat(path, ".", options_.keep), ec);
@@ -52,14 +54,23 @@ void AuditLog::RotateLocked() {
     std::filesystem::rename(absl::StrCat(path, ".", i), absl::StrCat(path, ".", i + 1), ec);  // absent: skipped
   }
   std::filesystem::rename(path, absl::StrCat(path, ".1"), ec);
-  absl::StatusOr<std::FILE*> file = OpenForAppend(path);
+  OpenFileLocked();
+}
+
+void AuditLog::OpenFileLocked() {
+  absl::StatusOr<std::FILE*> file = OpenForAppend(options_.path);
   if (!file.ok()) {
-    LogError("audit log rotation failed; audit lines go to stderr", {{"error", file.status().ToString()}});
+    if (file_ != stderr) LogError("audit log cannot be opened; audit lines go to stderr", {{"error", file.status().ToString()}});
     file_ = stderr;
+    retry_at_ = absl::Now() + options_.reopen_after;
     return;
   }
+  if (file_ == stderr) LogInfo("audit log reopened", {{"path", options_.path}});
   file_ = *file;
-  size_ = 0;
+  owned_ = true;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(options_.path, ec);
+  size_ = ec ? 0 : static_cast<int64_t>(size);
 }
 
 void AuditLog::Write(absl::string_view event, const std::vector<LogField>& fields) {
@@ -69,8 +80,8 @@ void AuditLog::Write(absl::string_view event, const std::vector<LogField>& field
   for (const LogField& field : fields) absl::StrAppend(&line, ",", JsonQuote(field.key()), ":", field.json());
   line += "}\n";
   absl::MutexLock lock(&mu_);
-  const bool rotates = file_ != stdout && file_ != stderr;
-  if (rotates && size_ > 0 && size_ + static_cast<int64_t>(line.size()) > options_.max_bytes) RotateLocked();
+  if (file_ == stderr && absl::Now() >= retry_at_) OpenFileLocked();
+  if (owned_ && size_ > 0 && size_ + static_cast<int64_t>(line.size()) > options_.max_bytes) RotateLocked();
   std::fwrite(line.data(), 1, line.size(), file_);
   std::fflush(file_);
   size_ += static_cast<int64_t>(line.size());

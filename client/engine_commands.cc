@@ -164,7 +164,10 @@ absl::Status ClassifyLocal(const std::vector<std::string>& argv) {
     std::vector<fs::path> batch_files;
     std::vector<torch::Tensor> pixels;
     for (size_t i = start; i < std::min(files.size(), start + batch_size); ++i) {
-      auto loaded = PreprocessImageFile(files[i], bundle.preprocess);
+      // DCMTK is the server's: the CLI sends DICOM files to it (classify --server) instead.
+      absl::StatusOr<torch::Tensor> loaded = IsDicomFile(files[i])
+                                                 ? absl::InvalidArgumentError("a DICOM file: classify it with --server")
+                                                 : PreprocessImageFile(files[i], bundle.preprocess);
       if (!loaded.ok()) {
         any_failed = true;
         results.push_back({{"file", files[i].string()}, {"error", std::string(loaded.status().message())}});

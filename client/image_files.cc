@@ -4,6 +4,8 @@
 #include <absl/strings/str_cat.h>
 
 #include <algorithm>
+#include <fstream>
+#include <string_view>
 #include <set>
 
 #include "base/file_util.h"
@@ -13,14 +15,26 @@
 namespace medgemma::cli {
 namespace fs = std::filesystem;
 
-absl::StatusOr<std::vector<fs::path>> ExpandImagePaths(const std::vector<std::string>& paths) {
-  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
+namespace {
+const std::set<std::string> kDicomExtensions = {".dcm", ".dicom"};
+}  // namespace
+
+bool IsDicomFile(const fs::path& path) {
+  if (kDicomExtensions.count(absl::AsciiStrToLower(path.extension().string()))) return true;
+  std::ifstream in(path, std::ios::binary);
+  char head[132] = {};
+  return in.read(head, sizeof(head)) && std::string_view(head + 128, 4) == "DICM";
+}
+
+absl::StatusOr<std::vector<fs::path>> ExpandImagePaths(const std::vector<std::string>& paths, bool dicom) {
+  std::set<std::string> extensions = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
+  if (dicom) extensions.insert(kDicomExtensions.begin(), kDicomExtensions.end());
   std::vector<fs::path> out;
   for (const auto& p : paths) {
     if (fs::is_directory(p)) {
       std::vector<fs::path> found;
       for (const auto& entry : fs::recursive_directory_iterator(p)) {
-        if (entry.is_regular_file() && kExtensions.count(absl::AsciiStrToLower(entry.path().extension().string()))) {
+        if (entry.is_regular_file() && extensions.count(absl::AsciiStrToLower(entry.path().extension().string()))) {
           found.push_back(entry.path());
         }
       }

@@ -35,6 +35,7 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(DCMTK CONFIG REQUIRED)  # DICOM input (server/dicom_decoder)
+find_package(ZLIB REQUIRED)  # server/dicom_decoder inflates deflated DICOM with a cap
 find_package(yaml-cpp REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)

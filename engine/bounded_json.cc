@@ -4,13 +4,17 @@
 
 namespace medgemma {
 
-absl::StatusOr<nlohmann::json> ParseBoundedJson(absl::string_view text, absl::string_view what) {
+absl::StatusOr<nlohmann::json> ParseBoundedJson(absl::string_view text, absl::string_view what, size_t max_values) {
   bool too_deep = false;
+  size_t values = 0;
   // The callback sees each event with the number of containers around it. A container past the
-  // bound is discarded (nothing of it is built); the parse goes on only to check the text's syntax.
+  // depth bound, and any value past the count, is discarded (nothing of it is built); the parse
+  // goes on only to check the text's syntax.
   using Event = nlohmann::json::parse_event_t;
-  const nlohmann::json::parser_callback_t bound = [&too_deep](int depth, Event event, nlohmann::json&) {
+  const nlohmann::json::parser_callback_t bound = [&too_deep, &values, max_values](int depth, Event event, nlohmann::json&) {
     const bool opens = event == Event::object_start || event == Event::array_start;
+    if (opens || event == Event::value) ++values;
+    if (values > max_values) return false;
     if (!opens || depth < kMaxJsonDepth) return true;
     too_deep = true;
     return false;
@@ -24,6 +28,7 @@ absl::StatusOr<nlohmann::json> ParseBoundedJson(absl::string_view text, absl::st
   if (too_deep) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": nesting deeper than ", kMaxJsonDepth, " levels"));
   }
+  if (values > max_values) return absl::ResourceExhaustedError(absl::StrCat(what, " holds more than ", max_values, " values"));
   return parsed;
 }
 

@@ -10,10 +10,21 @@ shift
 [ -x .venv/bin/python ] || bash scripts/install-venv.sh
 export MEDGEMMA_TORCH_PREFIX
 MEDGEMMA_TORCH_PREFIX=$(.venv/bin/python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+# TSan needs an abseil built with it (scripts/build-absl-tsan.sh, once; the preset puts its prefix
+# first in CMAKE_PREFIX_PATH).
+if [ "$preset" = tsan ]; then
+  MEDGEMMA_ABSL_TSAN_PREFIX=$(bash scripts/build-absl-tsan.sh)
+  export MEDGEMMA_ABSL_TSAN_PREFIX
+else
+  unset MEDGEMMA_ABSL_TSAN_PREFIX
+fi
 dir=build-$preset
-if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$dir/.torch-prefix" 2>/dev/null)" != "$MEDGEMMA_TORCH_PREFIX" ]; then
-  cmake --preset "$preset"
+if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$dir/.torch-prefix" 2>/dev/null)" != "$MEDGEMMA_TORCH_PREFIX" ] ||
+   [ "$(cat "$dir/.absl-prefix" 2>/dev/null)" != "${MEDGEMMA_ABSL_TSAN_PREFIX:-}" ]; then
+  # --fresh: find_package's results (Torch_DIR, absl_DIR) are cached and would outlive a new prefix.
+  cmake --preset "$preset" --fresh
   echo "$MEDGEMMA_TORCH_PREFIX" > "$dir/.torch-prefix"
+  echo "${MEDGEMMA_ABSL_TSAN_PREFIX:-}" > "$dir/.absl-prefix"
 fi
 if [ $# -gt 0 ]; then
   cmake --build --preset "$preset" --target "$@"

@@ -7,7 +7,8 @@
 #                  tokenizer, batcher, client statistics, and every fuzz target over its seeds and
 #                  regressions), building only their binaries
 #   tsan        the batcher, the adapter registry (server tests) and the job runner (trainer
-#               tests); tests/sanitizers/tsan.supp says why each suppression is there
+#               tests), against an abseil built with TSan (scripts/build-absl-tsan.sh, first time
+#               only); tests/sanitizers/tsan.supp says why each suppression is there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:?usage: scripts/test-sanitized.sh asan-ubsan|asan-ubsan-ci|tsan [ctest args...]}

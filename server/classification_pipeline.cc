@@ -1,8 +1,10 @@
 #include "server/classification_pipeline.h"
 
 #include <absl/strings/str_cat.h>
+#include <absl/synchronization/mutex.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "base/log.h"
@@ -21,40 +23,18 @@ int64_t DecodedRgbBytes(int64_t width, int64_t height, int64_t max_pixels) {
   return width * height * 3;
 }
 
-// The image's pixels, and for DICOM input the instance they came from.
-struct DecodedImage {
-  RgbImage rgb;
-  std::optional<v1::DicomInstance> dicom;
-};
+// Frames of one multi-frame file decoding or waiting for the model at once: enough to fill batches
+// from one file, few enough that a whole-slide file of thousands of tiles holds little.
+constexpr int kFramesInFlight = 16;
 
-absl::StatusOr<DecodedImage> DecodeRequestImage(const v1::Image& image, const ImageLimits& limits) {
-  if (image.frame() != 0 && image.source_case() != v1::Image::kDicom) {
-    return absl::InvalidArgumentError("image.frame is for DICOM input (image.dicom) only");
-  }
-  absl::StatusOr<RgbImage> rgb;
-  switch (image.source_case()) {
-    case v1::Image::kEncoded:
-      rgb = DecodeImage(image.encoded(), limits);
-      break;
-    case v1::Image::kRaw:
-      rgb = RgbImageFromRaw(image.raw().width(), image.raw().height(), image.raw().rgb(), limits);
-      break;
-    case v1::Image::kDicom: {
-      absl::StatusOr<DicomFrame> frame = DecodeDicom(image.dicom(), image.frame(), limits);
-      if (!frame.ok()) return frame.status();
-      v1::DicomInstance instance;
-      instance.set_study_instance_uid(frame->study_instance_uid);
-      instance.set_series_instance_uid(frame->series_instance_uid);
-      instance.set_sop_instance_uid(frame->sop_instance_uid);
-      instance.set_frame(frame->frame);
-      instance.set_frames(frame->frames);
-      return DecodedImage{std::move(frame->image), std::move(instance)};
-    }
-    default:
-      return absl::InvalidArgumentError("request has no image (set image.encoded, image.raw or image.dicom)");
-  }
-  if (!rgb.ok()) return rgb.status();
-  return DecodedImage{*std::move(rgb), std::nullopt};
+v1::DicomInstance InstanceOf(const DicomFile& file, int frame) {
+  v1::DicomInstance instance;
+  instance.set_study_instance_uid(file.study_instance_uid());
+  instance.set_series_instance_uid(file.series_instance_uid());
+  instance.set_sop_instance_uid(file.sop_instance_uid());
+  instance.set_frame(frame);
+  instance.set_frames(file.frames());
+  return instance;
 }
 
 std::string CodeName(const absl::Status& status) {
@@ -74,6 +54,63 @@ void LogOutcome(const std::string& request_id, const std::string& adapter, const
        {"ms", seconds * 1e3}});
 }
 }  // namespace
+
+// The frames of one file: launched kFramesInFlight at a time, the next as each answers.
+struct ClassificationPipeline::Fanout {
+  std::shared_ptr<DicomFile> file;
+  std::string request_id, requested_adapter;
+  AdapterHandle adapter;
+  Clock::time_point deadline;
+  std::function<bool()> cancelled;
+  FrameDone each;
+  std::function<void()> finished;
+  absl::Mutex mu;
+  int next ABSL_GUARDED_BY(mu) = 1;
+  int outstanding ABSL_GUARDED_BY(mu) = 0;
+};
+
+absl::Status ClassificationPipeline::Exhausted(int64_t bytes) const {
+  return absl::ResourceExhaustedError(absl::StrCat("requests in flight already hold ", inflight_.in_use(),
+                                                   " bytes of images (limit ", inflight_.limit(), "); this one needs ",
+                                                   bytes, "; retry shortly"));
+}
+
+absl::StatusOr<ClassificationPipeline::DecodedImage> ClassificationPipeline::DecodeFrame(DicomFile& file, int frame) {
+  const int64_t held = file.FrameBytes();
+  if (!inflight_.TryAcquire(held)) return Exhausted(held);
+  absl::StatusOr<DicomFrame> decoded = file.Frame(frame);
+  if (!decoded.ok()) {
+    inflight_.Release(held);
+    return decoded.status();
+  }
+  return DecodedImage{std::move(decoded->image), InstanceOf(file, frame), held};
+}
+
+absl::StatusOr<ClassificationPipeline::DecodedImage> ClassificationPipeline::DecodeRequestImage(const v1::Image& image) {
+  if (image.frame() != 0 && image.source_case() != v1::Image::kDicom) {
+    return absl::InvalidArgumentError("image.frame is for DICOM input (image.dicom) only");
+  }
+  absl::StatusOr<RgbImage> rgb;
+  switch (image.source_case()) {
+    case v1::Image::kEncoded:
+      rgb = DecodeImage(image.encoded(), p_.limits);
+      break;
+    case v1::Image::kRaw:
+      rgb = RgbImageFromRaw(image.raw().width(), image.raw().height(), image.raw().rgb(), p_.limits);
+      break;
+    case v1::Image::kDicom: {
+      absl::StatusOr<std::unique_ptr<DicomFile>> file = DicomFile::Parse(image.dicom(), p_.limits);
+      if (!file.ok()) return file.status();
+      absl::StatusOr<int> frame = FrameToDecode(**file, image.frame());
+      if (!frame.ok()) return frame.status();
+      return DecodeFrame(**file, *frame);
+    }
+    default:
+      return absl::InvalidArgumentError("request has no image (set image.encoded, image.raw or image.dicom)");
+  }
+  if (!rgb.ok()) return rgb.status();
+  return DecodedImage{*std::move(rgb), std::nullopt, 0};
+}
 
 std::string ClassificationPipeline::AdapterLabel(const absl::StatusOr<v1::ClassifyResponse>& response,
                                                  const std::string& requested) const {
@@ -99,11 +136,8 @@ int64_t ClassificationPipeline::RequestBytes(const v1::ClassifyRequest& request)
   const v1::Image& image = request.image();
   if (image.source_case() == v1::Image::kRaw) return static_cast<int64_t>(image.raw().rgb().size()) + tensor_bytes;
   if (image.source_case() == v1::Image::kDicom) {
-    // The file, the dataset DCMTK makes of it (about its size again, pixels decompressed) and one
-    // frame's RGB.
-    absl::StatusOr<DicomHeader> header = ReadDicomHeader(image.dicom());
-    const int64_t frame = header.ok() ? DecodedRgbBytes(header->columns, header->rows, p_.limits.max_pixels) : 0;
-    return 2 * static_cast<int64_t>(image.dicom().size()) + 2 * frame + tensor_bytes;
+    const int64_t tensors = image.frame() == 0 ? kFramesInFlight : 1;
+    return 2 * static_cast<int64_t>(image.dicom().size()) + tensors * tensor_bytes;
   }
   const int64_t encoded = static_cast<int64_t>(image.encoded().size());
   absl::StatusOr<ImageHeader> header = ReadImageHeader(image.encoded());
@@ -116,11 +150,7 @@ void ClassificationPipeline::Submit(v1::ClassifyRequest request, int64_t bytes, 
                                     std::function<bool()> cancelled, Done done) {
   const Clock::time_point admitted = Clock::now();
   done = Counted(request.request_id(), request.adapter(), admitted, std::move(done));
-  if (!inflight_.TryAcquire(bytes)) {
-    return done(absl::ResourceExhaustedError(absl::StrCat("requests in flight already hold ", inflight_.in_use(),
-                                                          " bytes of images (limit ", inflight_.limit(),
-                                                          "); this one needs ", bytes, "; retry shortly")));
-  }
+  if (!inflight_.TryAcquire(bytes)) return done(Exhausted(bytes));
   done = [this, bytes, done = std::move(done)](absl::StatusOr<v1::ClassifyResponse> response) {
     inflight_.Release(bytes);
     done(std::move(response));
@@ -129,18 +159,112 @@ void ClassificationPipeline::Submit(v1::ClassifyRequest request, int64_t bytes, 
   if (!adapter.ok()) return done(adapter.status());
   p_.pool->Submit([this, request = std::move(request), adapter = *adapter, deadline, cancelled = std::move(cancelled),
                    admitted, done = std::move(done)]() mutable {
-    Preprocess(std::move(request), std::move(adapter), deadline, std::move(cancelled), admitted, std::move(done));
+    // Preprocess calls the decoder before it returns: `request` outlives it.
+    Preprocess(request.request_id(), [this, &request] { return DecodeRequestImage(request.image()); }, std::move(adapter),
+               deadline, std::move(cancelled), admitted, std::move(done));
   });
 }
 
-void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHandle adapter, Clock::time_point deadline,
-                                        std::function<bool()> cancelled, Clock::time_point admitted, Done done) {
+void ClassificationPipeline::SubmitAll(v1::ClassifyRequest request, int64_t bytes, Clock::time_point deadline,
+                                       std::function<bool()> cancelled, FrameDone each, std::function<void()> finished) {
+  if (request.image().source_case() != v1::Image::kDicom || request.image().frame() != 0) {
+    return Submit(std::move(request), bytes, deadline, std::move(cancelled),
+                  [each = std::move(each), finished = std::move(finished)](absl::StatusOr<v1::ClassifyResponse> r) {
+                    const v1::DicomInstance frame = r.ok() ? r->dicom() : v1::DicomInstance();
+                    each(std::move(r), frame);
+                    finished();
+                  });
+  }
+  const Clock::time_point admitted = Clock::now();
+  // A failure before the frames are known is one answer, counted as one request.
+  Done counted = Counted(request.request_id(), request.adapter(), admitted,
+                         [each](absl::StatusOr<v1::ClassifyResponse> r) { each(std::move(r), v1::DicomInstance()); });
+  if (!inflight_.TryAcquire(bytes)) {
+    counted(Exhausted(bytes));
+    return finished();
+  }
+  finished = [this, bytes, finished = std::move(finished)] {
+    inflight_.Release(bytes);
+    finished();
+  };
+  absl::StatusOr<AdapterHandle> adapter = p_.registry->Resolve(request.adapter());
+  if (!adapter.ok()) {
+    counted(adapter.status());
+    return finished();
+  }
+  p_.pool->Submit([this, request = std::move(request), adapter = *adapter, deadline, cancelled = std::move(cancelled),
+                   counted = std::move(counted), each = std::move(each), finished = std::move(finished)]() mutable {
+    ExpandFrames(std::move(request), std::move(adapter), deadline, std::move(cancelled), std::move(counted),
+                 std::move(each), std::move(finished));
+  });
+}
+
+void ClassificationPipeline::ExpandFrames(v1::ClassifyRequest request, AdapterHandle adapter, Clock::time_point deadline,
+                                          std::function<bool()> cancelled, Done counted, FrameDone each,
+                                          std::function<void()> finished) {
+  absl::StatusOr<std::unique_ptr<DicomFile>> file =
+      Clock::now() >= deadline    ? absl::DeadlineExceededError("deadline passed before preprocessing")
+      : cancelled && cancelled() ? absl::CancelledError("cancelled by the caller")
+                                  : DicomFile::Parse(request.image().dicom(), p_.limits);
+  if (!file.ok()) {
+    counted(file.status());
+    return finished();
+  }
+  auto fanout = std::make_shared<Fanout>();
+  fanout->file = std::move(*file);
+  fanout->request_id = request.request_id();
+  fanout->requested_adapter = request.adapter();
+  fanout->adapter = std::move(adapter);
+  fanout->deadline = deadline;
+  fanout->cancelled = std::move(cancelled);
+  fanout->each = std::move(each);
+  fanout->finished = std::move(finished);
+  request.Clear();  // parsed: the file's bytes are not needed any more
+  const int first = std::min(kFramesInFlight, fanout->file->frames());
+  {
+    absl::MutexLock lock(&fanout->mu);
+    fanout->next = first + 1;
+    fanout->outstanding = first;
+  }
+  for (int frame = 1; frame <= first; ++frame) LaunchFrame(fanout, frame);
+}
+
+void ClassificationPipeline::LaunchFrame(const std::shared_ptr<Fanout>& fanout, int frame) {
+  const Clock::time_point admitted = Clock::now();
+  Done done = Counted(fanout->request_id, fanout->requested_adapter, admitted,
+                      [this, fanout, frame](absl::StatusOr<v1::ClassifyResponse> r) {
+                        fanout->each(std::move(r), InstanceOf(*fanout->file, frame));
+                        int launch = 0;
+                        bool last;
+                        {
+                          absl::MutexLock lock(&fanout->mu);
+                          --fanout->outstanding;
+                          if (fanout->next <= fanout->file->frames()) {
+                            launch = fanout->next++;
+                            ++fanout->outstanding;
+                          }
+                          last = fanout->outstanding == 0;
+                        }
+                        if (launch > 0) LaunchFrame(fanout, launch);
+                        if (last) fanout->finished();
+                      });
+  p_.pool->Submit([this, fanout, frame, admitted, done = std::move(done)]() mutable {
+    Preprocess(fanout->request_id, [this, &fanout, frame] { return DecodeFrame(*fanout->file, frame); }, fanout->adapter,
+               fanout->deadline, fanout->cancelled, admitted, std::move(done));
+  });
+}
+
+void ClassificationPipeline::Preprocess(const std::string& request_id, Decode decode, AdapterHandle adapter,
+                                        Clock::time_point deadline, std::function<bool()> cancelled,
+                                        Clock::time_point admitted, Done done) {
   if (Clock::now() >= deadline) return done(absl::DeadlineExceededError("deadline passed before preprocessing"));
   if (cancelled && cancelled()) return done(absl::CancelledError("cancelled by the caller"));
   const auto start = Clock::now();
-  absl::StatusOr<DecodedImage> image = DecodeRequestImage(request.image(), p_.limits);
+  absl::StatusOr<DecodedImage> image = decode();
   if (!image.ok()) return done(image.status());
   absl::StatusOr<torch::Tensor> pixels = ResizeImage(image->rgb, p_.preprocess);
+  image->rgb = RgbImage();
+  inflight_.Release(image->held);  // the decoded pixels are gone; the tensor is in the request's bytes
   if (!pixels.ok()) return done(pixels.status());
   const double preprocess_seconds = Seconds(start, Clock::now());
   p_.metrics->ObservePreprocess(preprocess_seconds);
@@ -150,7 +274,7 @@ void ClassificationPipeline::Preprocess(v1::ClassifyRequest request, AdapterHand
   ClassifyTask task;
   task.pixels = *std::move(pixels);
   task.adapter = std::move(adapter);
-  task.done = [this, id = request.request_id(), preprocess_seconds, admitted, shared_done,
+  task.done = [this, id = request_id, preprocess_seconds, admitted, shared_done,
                dicom = std::move(image->dicom)](absl::StatusOr<BatchOutcome> outcome) {
     if (!outcome.ok()) return (*shared_done)(outcome.status());
     v1::ClassifyResponse response = BuildResponse(id, *outcome, preprocess_seconds, admitted);

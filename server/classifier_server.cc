@@ -137,7 +137,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(const 
   if (!config.http_listen.empty()) {
     MG_ASSIGN_OR_RETURN(s->http_, HttpEndpoint::Start(config.http_listen, config.tls,
                                                       {s->oip_model_.get(), s->pipeline_.get(), &s->auth_,
-                                                       s->audit_.get(), config.max_message_bytes}));
+                                                       s->audit_.get(), config.max_message_bytes, config.http_threads}));
   }
   return s;
 }

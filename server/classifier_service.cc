@@ -63,10 +63,12 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
 
 namespace {
 // Reads requests as they come, runs each through the pipeline concurrently, writes responses in
-// completion order. Reading pauses while the stream's requests in flight hold its byte limit and
-// resumes as answers free them: a client streaming faster than the model waits in gRPC's flow
-// control instead of filling the server's memory. Per-request failures travel in the response's error field so one bad image does
-// not end a study's stream. The reactor deletes itself once gRPC is done with it and every request
+// completion order: one per request, or one per frame for a multi-frame DICOM file without
+// image.frame (each naming its frame in `dicom`, failed frames too). Reading pauses while the
+// stream's requests in flight hold its byte limit and resumes as answers free them: a client
+// streaming faster than the model waits in gRPC's flow control instead of filling the server's
+// memory. Per-request failures travel in the response's error field so one bad image does not end
+// a study's stream. The reactor deletes itself once gRPC is done with it and every request
 // it started has answered.
 class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
  public:
@@ -103,33 +105,37 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::ClassifyRequest, 
     }
     refs_.fetch_add(1);
     if (read_more) StartRead(&incoming_);
-    pipeline_->Submit(std::move(request), bytes, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
-                      [this, id, bytes, call](absl::StatusOr<v1::ClassifyResponse> result) {
-                        v1::ClassifyResponse response;
-                        AuditClassification(*audit_, call, result.status(),
-                                            result.ok() ? std::vector<v1::ClassifyResponse>{*result}
-                                                        : std::vector<v1::ClassifyResponse>{});
-                        if (result.ok()) {
-                          response = *std::move(result);
-                        } else {
-                          response.set_request_id(id);
-                          response.mutable_error()->set_code(static_cast<int32_t>(result.status().code()));
-                          response.mutable_error()->set_message(std::string(result.status().message()));
-                        }
-                        {
-                          std::lock_guard<std::mutex> lock(mu_);
-                          --pending_;
-                          inflight_bytes_ -= bytes;
-                          if (read_paused_ && inflight_bytes_ < max_inflight_bytes_) {
-                            read_paused_ = false;
-                            StartRead(&incoming_);
-                          }
-                          outgoing_.push_back(std::move(response));
-                          if (!writing_) WriteNextLocked();
-                          MaybeFinishLocked();
-                        }
-                        Unref();
-                      });
+    pipeline_->SubmitAll(
+        std::move(request), bytes, DeadlineOf(*context_), [this] { return context_->IsCancelled(); },
+        [this, id, call](absl::StatusOr<v1::ClassifyResponse> result, const v1::DicomInstance& frame) {
+          AuditClassification(*audit_, call, result.status(),
+                              result.ok() ? std::vector<v1::ClassifyResponse>{*result} : std::vector<v1::ClassifyResponse>{});
+          v1::ClassifyResponse response;
+          if (result.ok()) {
+            response = *std::move(result);
+          } else {
+            response.set_request_id(id);
+            if (frame.frame() > 0) *response.mutable_dicom() = frame;  // which frame failed
+            response.mutable_error()->set_code(static_cast<int32_t>(result.status().code()));
+            response.mutable_error()->set_message(std::string(result.status().message()));
+          }
+          std::lock_guard<std::mutex> lock(mu_);
+          outgoing_.push_back(std::move(response));
+          if (!writing_) WriteNextLocked();
+        },
+        [this, bytes] {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            --pending_;
+            inflight_bytes_ -= bytes;
+            if (read_paused_ && inflight_bytes_ < max_inflight_bytes_) {
+              read_paused_ = false;
+              StartRead(&incoming_);
+            }
+            MaybeFinishLocked();
+          }
+          Unref();
+        });
   }
 
   void OnWriteDone(bool ok) override {

@@ -6,12 +6,18 @@
 //                                                       "adapter", "request_id"} as
 //                                                       JSON, or multipart/form-data with a file field
 //                                                       "image" (and "adapter", "request_id" fields);
-//                                                       answers ClassifyResponse's fields as JSON
+//                                                       answers ClassifyResponse's fields as JSON;
+//                                                       a multi-frame DICOM file without a frame:
+//                                                       {"responses": [one per frame, in order]}
 //   GET  /openapi.json                                  the OpenAPI document of all of these
 // Requests run through the same OipModel / ClassificationPipeline as gRPC (batcher, deadlines,
 // byte limits, request metrics, audit lines), under the same bearer tokens
-// (Authorization: Bearer) and TLS files. Bodies above limits.max_message_bytes get 413; errors are
-// {"error": message} with the status of rpc/http_status.h.
+// (Authorization: Bearer) and TLS files. Bodies above limits.max_message_bytes get 413, and JSON
+// bodies of more values than an eighth of that (engine/bounded_json.h) too; errors are
+// {"error": message} with the status of rpc/http_status.h (401 with WWW-Authenticate: Bearer, 429
+// and 503 with Retry-After). A reply sent before the body was read (401, 413, ...) closes the
+// connection, so that no worker reads a body of any declared length. No exception reaches
+// civetweb: out of memory is 503, anything else 500.
 //
 // The server is civetweb: a maintained Debian package (libcivetweb-dev) that prometheus-cpp's
 // /metrics endpoint already runs on, so it adds no dependency; it brings TLS (OpenSSL) and a
@@ -42,6 +48,7 @@ class HttpEndpoint {
     const rpc::TokenAuthorizer* auth;
     AuditLog* audit;
     int64_t max_body_bytes;
+    int threads;  // civetweb's workers: one per request being answered, probes included
   };
   // UNAVAILABLE when `address` cannot be bound; INVALID_ARGUMENT for TLS files civetweb refuses.
   static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(const std::string& address, const rpc::TlsFiles& tls,

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "engine/bounded_json.h"
 #include "server/oip_tensors.h"
 
 namespace medgemma::server {
@@ -115,21 +116,26 @@ json OutputData(const inference::ModelInferResponse::InferOutputTensor& tensor, 
       data.push_back(v);
     }
   } else {
-    absl::StatusOr<std::vector<std::string>> elements = SplitRawBytes(raw);
-    for (const std::string& e : *elements) data.push_back(e);  // written by WriteOipOutputs: well formed
+    absl::StatusOr<std::vector<std::string>> elements = SplitRawBytes(raw);  // written by WriteOipOutputs
+    if (elements.ok()) {
+      for (const std::string& e : *elements) data.push_back(e);
+    }
   }
   return data;
 }
 }  // namespace
 
 absl::StatusOr<RestInferRequest> ParseRestInferRequest(const std::string& body, std::optional<size_t> json_length,
-                                                       const std::string& model_name, const std::string& version) {
+                                                       const std::string& model_name, const std::string& version,
+                                                       size_t max_json_values) {
   if (json_length && *json_length > body.size()) {
     return Invalid(absl::StrCat("Inference-Header-Content-Length ", *json_length, " exceeds the body's ", body.size(), " bytes"));
   }
   const size_t header_size = json_length ? *json_length : body.size();
-  const json root = json::parse(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(header_size), nullptr, false);
-  if (root.is_discarded()) return Invalid("the request body is not valid JSON");
+  absl::StatusOr<json> parsed =
+      ParseBoundedJson(absl::string_view(body).substr(0, header_size), "the request body", max_json_values);
+  if (!parsed.ok()) return parsed.status();
+  const json& root = *parsed;
   if (!root.is_object()) return Invalid("the request body must be a JSON object");
   RestInferRequest out;
   inference::ModelInferRequest& r = out.request;

@@ -16,6 +16,11 @@
 
 namespace medgemma::server {
 
+// Values (scalars, lists, objects) one JSON request body may hold at most: a 836x836 RGB image as a
+// UINT8 list. A parsed value costs about 16 bytes; larger pixel arrays go as binary data
+// (Inference-Header-Content-Length) or encoded bytes.
+inline constexpr size_t kMaxJsonValues = size_t{1} << 21;
+
 struct RestInferRequest {
   inference::ModelInferRequest request;
   std::set<std::string> binary_outputs;  // outputs to return as binary data
@@ -24,9 +29,11 @@ struct RestInferRequest {
 
 // `json_length`: the Inference-Header-Content-Length header, absent when the body is all JSON.
 // INVALID_ARGUMENT naming the problem (bad JSON, a field of the wrong type, binary sizes that do
-// not add up, bad base64).
+// not add up, bad base64); RESOURCE_EXHAUSTED for JSON of more than kMaxJsonValues values
+// (at most `max_json_values`: engine/bounded_json.h).
 absl::StatusOr<RestInferRequest> ParseRestInferRequest(const std::string& body, std::optional<size_t> json_length,
-                                                       const std::string& model_name, const std::string& version);
+                                                       const std::string& model_name, const std::string& version,
+                                                       size_t max_json_values = kMaxJsonValues);
 
 struct RestReply {
   std::string body;

@@ -78,7 +78,7 @@ const std::string& OpenApiDocument() {
         "properties": {
           "image_base64": {"type": "string", "description": "PNG, JPEG, TIFF or BMP bytes, base64"},
           "dicom_base64": {"type": "string", "description": "a DICOM Part 10 file, base64"},
-          "frame": {"type": "integer", "minimum": 0, "description": "DICOM: the 1-based frame; 0: the only frame"},
+          "frame": {"type": "integer", "minimum": 0, "description": "DICOM: the 1-based frame; 0 or absent: the only frame, or every frame of a multi-frame file (answered as ClassifyResponses)"},
           "adapter": {"type": "string", "description": "empty: the server's default adapter"},
           "request_id": {"type": "string"}
         }
@@ -105,6 +105,11 @@ const std::string& OpenApiDocument() {
           "adapter_version": {"type": "string"},
           "timing": {"type": "object", "additionalProperties": {"type": "number"}},
           "batch_size": {"type": "integer"},
+          "error": {
+            "type": "object",
+            "description": "in ClassifyResponses only: this frame failed (google.rpc code and message)",
+            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}
+          },
           "dicom": {
             "type": "object",
             "properties": {
@@ -116,6 +121,12 @@ const std::string& OpenApiDocument() {
             }
           }
         }
+      },
+      "ClassifyResponses": {
+        "type": "object",
+        "description": "every frame of a multi-frame DICOM file sent without a frame, in frame order",
+        "required": ["responses"],
+        "properties": {"responses": {"type": "array", "items": {"$ref": "#/components/schemas/ClassifyResponse"}}}
       }
     },
     "responses": {
@@ -167,7 +178,7 @@ const std::string& OpenApiDocument() {
     },
     "/v1/classify": {
       "post": {
-        "summary": "classify one image",
+        "summary": "classify one image, or every frame of a multi-frame DICOM file",
         "requestBody": {
           "required": true,
           "content": {
@@ -182,7 +193,7 @@ const std::string& OpenApiDocument() {
           }
         },
         "responses": {
-          "200": {"description": "the classification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClassifyResponse"}}}},
+          "200": {"description": "the classification (one per frame for a multi-frame DICOM file without a frame)", "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/ClassifyResponse"}, {"$ref": "#/components/schemas/ClassifyResponses"}]}}}},
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},

@@ -21,6 +21,7 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError("batching.max_queue_size must be >= max_batch_size");
   }
   if (batching.max_queue_delay_us < 0) return absl::InvalidArgumentError("batching.max_queue_delay_us must be >= 0");
+  if (http_threads < 1 || http_threads > 1024) return absl::InvalidArgumentError("http_threads must be in 1..1024");
   for (int size : batching.preferred_batch_sizes) {
     if (size <= 0 || size > batching.max_batch_size) {
       return absl::InvalidArgumentError(absl::StrCat("preferred batch size ", size, " outside 1..max_batch_size"));
@@ -49,6 +50,7 @@ std::vector<LogField> ServerConfig::LogFields() const {
   for (const auto& spec : adapters) configured_adapters.push_back(spec.name);
   fields.insert(fields.end(), {{"admin_listen", admin_listen},
                                {"http_listen", http_listen},
+                               {"http_threads", http_threads},
                                {"max_batch_size", batching.max_batch_size},
                                {"max_queue_delay_us", batching.max_queue_delay_us},
                                {"preferred_batch_sizes", preferred},
@@ -73,6 +75,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
     rpc::ReadServiceConfig(root, &c);
     ReadYaml(root, "admin_listen", &c.admin_listen);
     ReadYaml(root, "http_listen", &c.http_listen);
+    ReadYaml(root, "http_threads", &c.http_threads);
     if (root["task"]) {
       MG_ASSIGN_OR_RETURN(c.task, ParseTask(root["task"]));
     }

@@ -48,6 +48,9 @@ struct ServerConfig : rpc::ServiceConfig {
   // HTTP/JSON (server/http_endpoint.h): the Open Inference Protocol's REST endpoints and
   // POST /v1/classify, with the same TLS, tokens and limits; empty: none.
   std::string http_listen;
+  // Its worker threads: each holds one request until the batcher answers (up to 60 s), health
+  // probes included, so at least the requests meant to share a batch, plus a few.
+  int http_threads = 64;
   Task task = DefaultBreakHisTask();
   BatchingConfig batching;
   std::string adapters_dir;              // every subdirectory with an adapter_config.json loads at start

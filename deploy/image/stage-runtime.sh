@@ -6,6 +6,7 @@
 # next to the system's loader cannot work.
 # Usage: stage-runtime.sh cuda|cpu BIN_DIR DEST
 #   DEST/opt/medgemma/{bin,lib}   binaries and libraries (the image sets LD_LIBRARY_PATH)
+#   DEST/opt/medgemma/share/dcmtk DCMTK's data dictionaries (the image sets DCMDICTPATH)
 #   DEST/etc/medgemma/            server.yaml, trainer.yaml (config/container), task-breakhis.yaml
 #   DEST/var/lib/medgemma/        models, adapters, trainer, data (the image gives them to uid 10001)
 #   DEST/run/secrets/medgemma/    where the token files are mounted (or written by medgemma-init)
@@ -71,6 +72,13 @@ for b in "${binaries[@]}"; do
   stage_closure "$bin_dir/$b"
 done
 install -m 0755 "$repo/deploy/image/medgemma-init.sh" "$dest/opt/medgemma/bin/medgemma-init"
+# What medgemma-server loads for HTTPS on its HTTP port (server/civetweb_openssl_shim.cc), from
+# lib/ beside bin/ as in the build tree.
+for shim in libmedgemma-civetweb-libssl.so libmedgemma-civetweb-libcrypto.so; do
+  [ -f "$bin_dir/../lib/$shim" ] || { echo "stage-runtime: $bin_dir/../lib/$shim is not built" >&2; exit 1; }
+  place "$bin_dir/../lib/$shim" "$lib_dir/$shim"
+  stage_closure "$bin_dir/../lib/$shim"
+done
 
 has_cuda=no
 [ -n "${staged[libtorch_cuda.so]:-}" ] && [ -n "${staged[libcudart.so.13]:-}${staged[libcudart.so.12]:-}" ] && has_cuda=yes
@@ -82,6 +90,14 @@ if [ "$variant" = cpu ] && [ $has_cuda = yes ]; then
   echo "stage-runtime: the cpu variant's binaries load CUDA libtorch: built against the CUDA wheel?" >&2
   exit 1
 fi
+
+# DCMTK's data dictionary is a file it loads at run time (DCMDICTPATH, set by the Dockerfile), not a
+# library: without it, implicit VR DICOM files have no Rows/Columns.
+dict_dir=$dest/opt/medgemma/share/dcmtk
+install -d "$dict_dir"
+dictionaries=$(ls /usr/share/libdcmtk*/dicom.dic /usr/share/libdcmtk*/private.dic 2>/dev/null || true)
+[ -n "$dictionaries" ] || { echo "stage-runtime: DCMTK's dicom.dic is not installed (libdcmtk)" >&2; exit 1; }
+for f in $dictionaries; do place "$f" "$dict_dir/$(basename "$f")"; done
 
 install -d "$dest/etc/medgemma"
 install -m 0644 "$repo/config/container/server.yaml" "$repo/config/container/trainer.yaml" \

@@ -1,6 +1,7 @@
 // The audit log: one JSON object per line with its event and fields, a file that rotates by size
 // keeping the configured number of old files (no line split or lost), and nothing written when off.
 #include <absl/strings/str_cat.h>
+#include <absl/time/clock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -63,6 +64,32 @@ TEST(AuditLogTest, RotatesBySizeKeepingTheConfiguredFiles) {
   ASSERT_GT(kept.size(), 10u);
   EXPECT_EQ(kept.back(), 99);
   for (size_t k = 1; k < kept.size(); ++k) EXPECT_EQ(kept[k], kept[k - 1] + 1) << "in order, none lost in the files kept";
+  fs::remove_all(dir);
+}
+
+TEST(AuditLogTest, AFailedRotationFallsBackToStderrWithoutClosingItAndReopensTheFile) {
+  const fs::path dir = ScratchDir("fallback");
+  const std::string path = (dir / "audit.log").string();
+  AuditLogOptions options{path, 4096, 2};
+  options.reopen_after = absl::Milliseconds(50);
+  auto log = AuditLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  const std::string padding(200, 'x');
+  testing::internal::CaptureStderr();
+  fs::remove_all(dir);  // the next rotation can neither rename nor reopen
+  for (int i = 0; i < 30; ++i) (*log)->Write("classify", {{"i", i}, {"pad", padding}});
+  fs::create_directories(dir);
+  absl::SleepFor(absl::Milliseconds(100));
+  (*log)->Write("classify", {{"i", 1000}});  // past reopen_after: back in the file
+  log->reset();
+  std::fprintf(stderr, "stderr-still-open\n");
+  std::fflush(stderr);
+  const std::string captured = testing::internal::GetCapturedStderr();
+  EXPECT_NE(captured.find("\"i\":29"), std::string::npos) << "lines go to stderr meanwhile";
+  EXPECT_NE(captured.find("stderr-still-open"), std::string::npos) << "the audit log closed stderr";
+  const std::vector<json> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["i"], 1000);
   fs::remove_all(dir);
 }
 

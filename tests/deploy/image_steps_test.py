@@ -125,7 +125,8 @@ def stage_checks(repo, bin_dir, work):
     check("every library the binaries and staged libraries load resolves from the staged tree or the base image",
           loaded and (loaded - base) <= staged, str(sorted(loaded - base - staged)))
     check("... and nothing else is staged but what libtorch and cuDNN load with dlopen",
-          all(n in loaded or re.match(r"lib(caffe2_nvrtc|torch_cuda_linalg|nvrtc-builtins|cudnn_)", n) for n in staged),
+          all(n in loaded or re.match(r"lib(caffe2_nvrtc|torch_cuda_linalg|nvrtc-builtins|cudnn_|medgemma-civetweb-)", n)
+              for n in staged),
           str(sorted(n for n in staged if n not in loaded)))
     for companion in ["libcaffe2_nvrtc.so", "libtorch_cuda_linalg.so", "libcudnn_ops.so.9"]:
         check(f"the dlopen'ed {companion} is staged", companion in staged)
@@ -134,6 +135,12 @@ def stage_checks(repo, bin_dir, work):
         check(f"the staged {b} runs (--version)", version.returncode == 0 and b in version.stdout, version.stderr[-300:])
     for name in ["server.yaml", "trainer.yaml", "task-breakhis.yaml"]:
         check(f"/etc/medgemma/{name} is staged", os.path.isfile(os.path.join(dest, "etc/medgemma", name)))
+    with open(os.path.join(repo, "Dockerfile")) as f:
+        dict_path = re.search(r"DCMDICTPATH=(\S+)", f.read())
+    dictionaries = dict_path.group(1).split(":") if dict_path else []
+    check("the Dockerfile's DCMDICTPATH names DCMTK's dictionaries, staged (DICOM input needs them)",
+          any(d.endswith("/dicom.dic") for d in dictionaries)
+          and all(os.path.isfile(os.path.join(dest, d.lstrip("/"))) for d in dictionaries), str(dictionaries))
     for d in ["var/lib/medgemma/models", "var/lib/medgemma/adapters", "var/lib/medgemma/trainer/jobs",
               "var/lib/medgemma/data", "run/secrets/medgemma"]:
         check(f"/{d} is staged", os.path.isdir(os.path.join(dest, d)))

@@ -6,12 +6,19 @@ every supported transfer syntax with dcmconv (implicit/explicit little endian, b
 deflated), dcmcrle (RLE) and dcmcjpeg (JPEG lossless, JPEG baseline: YBR_FULL_422), plus img2dcm
 from a BMP and a JPEG. Each classifies as the same pixels sent as PNG (exactly for lossless
 syntaxes, within a tolerance for JPEG baseline), echoes the Study/Series/SOP Instance UIDs and the
-frame; a multi-frame file without a frame, a frame out of range, an unsupported transfer syntax
-(JPEG-LS, from dcmcjpls) and a truncated file are INVALID_ARGUMENT naming the problem.
+frame. A multi-frame file without a frame (uncompressed, RLE from dcmcrle, JPEG lossless from
+dcmcjpeg) has every frame classified, one response each equal to that frame sent as PNG, through
+ClassifyStream, POST /v1/classify ({"responses": [...]}) and `medgemma-cli classify --server x.dcm`
+(one line per frame), and `--dicom-sr` writes a Structured Report that dsrdump reads; on the unary
+Classify it is INVALID_ARGUMENT naming the frame count. A frame
+out of range, an unsupported transfer syntax (JPEG-LS, from dcmcjpls) and a truncated file are
+INVALID_ARGUMENT naming the problem.
 
     dicom_input_test.py --bin-dir build/bin --proto-dir proto
 """
 import argparse
+import base64
+import json
 import os
 import struct
 import subprocess
@@ -21,6 +28,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_endpoint_test import http_port_of  # noqa: E402
 from open_inference_test import (CLASSIFY_TOKEN, RESULTS, check, generate_v1_stubs, pixels, png_of,  # noqa: E402
                                  start_server)
 
@@ -79,6 +87,89 @@ def bmp_of(rgb):
     header = struct.pack("<2sIHHI", b"BM", 54 + len(body), 0, 0, 54)
     info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(body), 2835, 2835, 0, 0)
     return header + info + body
+
+
+def all_frames_checks(port, http_port, work, bin_dir, frames, expect_png):
+    """Every frame of a multi-frame file, without naming one, on the stream, HTTP and the CLI."""
+    import grpc
+    pb = __import__("medgemma.v1.classifier_pb2", fromlist=["x"])
+    pb_rpc = __import__("medgemma.v1.classifier_pb2_grpc", fromlist=["x"])
+    stub = pb_rpc.ClassifierStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    metadata = (("authorization", f"Bearer {CLASSIFY_TOKEN}"),)
+    wants = [expect_png(f) for f in frames]
+
+    def probs(response):
+        return np.array([p.probability for p in response.probabilities], dtype=np.float32)
+
+    tool(work, "dcmcrle", "multi.dcm", "multi-rle-all.dcm")
+    tool(work, "dcmcjpeg", "+e1", "multi.dcm", "multi-jpeg-lossless.dcm")
+    for name in ["multi.dcm", "multi-rle-all.dcm", "multi-jpeg-lossless.dcm"]:
+        with open(os.path.join(work, name), "rb") as f:
+            dicom = f.read()
+        requests = [pb.ClassifyRequest(request_id="study-1", image=pb.Image(dicom=dicom)),
+                    pb.ClassifyRequest(request_id="png", image=pb.Image(encoded=png_of(frames[0])))]
+        responses = list(stub.ClassifyStream(iter(requests), metadata=metadata, timeout=120))
+        by_frame = {r.dicom.frame: r for r in responses if r.request_id == "study-1"}
+        check(f"ClassifyStream, {name} without a frame: one response per frame, each that frame's PNG probabilities",
+              len(responses) == 4 and sorted(by_frame) == [1, 2, 3]
+              and all(not r.HasField("error") and r.dicom.frames == 3 and r.dicom.sop_instance_uid == SOP
+                      and r.dicom.study_instance_uid == STUDY and r.dicom.series_instance_uid == SERIES
+                      and np.allclose(probs(r), wants[k - 1], atol=1e-6) for k, r in by_frame.items()),
+              f"{len(responses)} responses, frames {sorted(by_frame)}")
+
+        body = json.dumps({"dicom_base64": base64.b64encode(dicom).decode(), "request_id": "h-all"}).encode()
+        run = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "--max-time", "120", "-H",
+                              f"Authorization: Bearer {CLASSIFY_TOKEN}", "-H", "Content-Type: application/json",
+                              "--data-binary", "@-", f"http://127.0.0.1:{http_port}/v1/classify"],
+                             input=body, capture_output=True)
+        text, _, status = run.stdout.rpartition(b"\n")
+        answers = json.loads(text).get("responses", []) if status == b"200" else []
+        check(f"POST /v1/classify, {name} without a frame: responses in frame order, each the frame's PNG probabilities",
+              [a["dicom"]["frame"] for a in answers] == [1, 2, 3]
+              and all(a["request_id"] == "h-all" and a["dicom"]["sop_instance_uid"] == SOP
+                      and np.allclose([p["probability"] for p in a["probabilities"]], wants[k], atol=1e-6)
+                      for k, a in enumerate(answers)), f"status {status.decode()} {text[:200]!r}")
+
+    with open(os.path.join(work, "token"), "w") as f:
+        f.write(CLASSIFY_TOKEN + "\n")
+    run = subprocess.run([os.path.join(bin_dir, "medgemma-cli"), "classify", "--server", f"127.0.0.1:{port}",
+                          "--token-file", os.path.join(work, "token"), "--json",
+                          os.path.join(work, "multi-rle-all.dcm"), os.path.join(work, "rgb.dcm")],
+                         capture_output=True, text=True, timeout=120)
+    try:
+        lines = json.loads(run.stdout)
+    except ValueError:
+        lines = []
+    multi = [r for r in lines if r.get("file", "").endswith("multi-rle-all.dcm")]
+    single = [r for r in lines if r.get("file", "").endswith("rgb.dcm")]
+    check("medgemma-cli classify x.dcm: one result per frame, in order, each the frame's PNG probabilities",
+          run.returncode == 0 and [r.get("dicom", {}).get("frame") for r in multi] == [1, 2, 3]
+          and all(np.allclose([p["probability"] for p in r["probabilities"]], wants[k], atol=1e-6)
+                  for k, r in enumerate(multi)) and len(single) == 1 and single[0]["dicom"]["frames"] == 1,
+          f"rc={run.returncode} {run.stderr[-300:]} {run.stdout[:300]}")
+    run = subprocess.run([os.path.join(bin_dir, "medgemma-cli"), "classify", "--server", f"127.0.0.1:{port}",
+                          "--token-file", os.path.join(work, "token"), os.path.join(work, "multi-rle-all.dcm")],
+                         capture_output=True, text=True, timeout=120)
+    names = [line.split("\t")[0] for line in run.stdout.splitlines()]
+    check("medgemma-cli classify x.dcm (text): a line per frame named FILE#FRAME",
+          run.returncode == 0 and [n.rsplit("#", 1)[-1] for n in names] == ["1", "2", "3"], run.stdout[-300:])
+
+    sr_dir = os.path.join(work, "sr")
+    os.makedirs(sr_dir)
+    run = subprocess.run([os.path.join(bin_dir, "medgemma-cli"), "classify", "--server", f"127.0.0.1:{port}",
+                          "--token-file", os.path.join(work, "token"), "--dicom-sr", sr_dir,
+                          os.path.join(work, "multi-rle-all.dcm")], capture_output=True, text=True, timeout=120)
+    report = os.path.join(sr_dir, "multi-rle-all.sr.dcm")
+    dump = subprocess.run(["dsrdump", "+Pu", report], capture_output=True, text=True) if os.path.exists(report) else None
+    header = subprocess.run(["dcmdump", report], capture_output=True, text=True) if os.path.exists(report) else None
+    labels = [line.split("\t")[1].split(" ", 1)[1] for line in run.stdout.splitlines()]
+    check("medgemma-cli classify --dicom-sr: a Comprehensive SR that DCMTK reads, in the source's study, naming the"
+          " source instance, each frame's label, confidence and probabilities",
+          run.returncode == 0 and dump is not None and dump.returncode == 0
+          and "=ComprehensiveSRStorage" in header.stdout and STUDY in header.stdout and SOP in dump.stdout
+          and dump.stdout.count("Classified frame") == 3 and dump.stdout.count("Probability of") == 24
+          and all(label in dump.stdout for label in labels),
+          f"rc={run.returncode} {run.stderr[-300:]} {(dump.stderr if dump else 'no report')[-300:]}")
 
 
 def run(port, work):
@@ -164,8 +255,8 @@ def run(port, work):
     check("multi-frame RLE, frame 3", np.allclose(probs(response), expect_png(frames[2]), atol=1e-6))
 
     code, message = code_of(pb.Image(dicom=files["multi.dcm"]))
-    check("multi-frame without a frame: INVALID_ARGUMENT naming the frames", code == "INVALID_ARGUMENT" and "3 frames" in message,
-          message)
+    check("unary Classify, multi-frame without a frame: INVALID_ARGUMENT naming the frames",
+          code == "INVALID_ARGUMENT" and "3 frames" in message, message)
     code, message = code_of(pb.Image(dicom=files["multi.dcm"], frame=4))
     check("frame out of range: INVALID_ARGUMENT", code == "INVALID_ARGUMENT" and "frame 4" in message, message)
     code, message = code_of(pb.Image(encoded=png_of(rgb), frame=2))
@@ -178,6 +269,7 @@ def run(port, work):
     check("truncated file: INVALID_ARGUMENT", code == "INVALID_ARGUMENT", message)
     code, message = code_of(pb.Image(dicom=b"not a dicom file at all"))
     check("not DICOM: INVALID_ARGUMENT", code == "INVALID_ARGUMENT", message)
+    return frames, expect_png
 
 
 def main():
@@ -187,9 +279,10 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dicom-test-") as work:
         generate_v1_stubs(args.proto_dir, work)
-        proc, port, _ = start_server(args.bin_dir, work, 2000)
+        proc, port, _ = start_server(args.bin_dir, work, 2000, extra_yaml="http_listen: 127.0.0.1:0\n")
         try:
-            run(port, work)
+            frames, expect_png = run(port, work)
+            all_frames_checks(port, http_port_of(proc), work, args.bin_dir, frames, expect_png)
         finally:
             proc.terminate()
             proc.wait(timeout=60)

@@ -9,7 +9,13 @@ tokens on) and checks, bounded in time:
   - tritonclient.http (binary tensor extension): metadata, config and infer on PNG bytes and
     UINT8 pixels equal Classify;
   - bad JSON, bad base64, oversize bodies, missing and wrong tokens, a classify token on nothing
-    stronger: 400 / 413 / 401 with a JSON {"error"} body;
+    stronger: 400 / 413 / 401 with a JSON {"error"} body; a JSON UINT8 body of more values than an
+    eighth of the body limit is 413 before it is parsed into a document, and the server answers on;
+  - replies sent before the body is read (401 on a 100 GB declared body, 413 on a declared size
+    over the limit) close the connection at once instead of leaving a worker reading the body;
+    401 carries WWW-Authenticate: Bearer; a repeated multipart field is 400;
+  - with TLS configured (a certificate made here with openssl), the HTTP port serves HTTPS: curl
+    with the CA classifies and checks health, plain HTTP to it gets no answer;
   - /openapi.json validates (openapi-spec-validator) and schemathesis, for a bounded number of
     examples per operation, finds no 5xx.
 
@@ -20,6 +26,7 @@ import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -115,10 +122,112 @@ def curl_checks(grpc_port, port, work):
     refused("infer: unknown model", 404, "-H", AUTH, "--data-binary", "@-", url=f"{base}/v2/models/nope/infer",
             data=json.dumps({"inputs": []}).encode())
     refused("infer: missing token", 401, "--data-binary", "@-", data=b"{}", url=f"{base}/v2/models/tiny/infer")
+    values = (MAX_BODY // 8) + 1000
+    side = int((values / 3) ** 0.5) + 1
+    big = {"inputs": [{"name": "image", "datatype": "UINT8", "shape": [side, side, 3], "data": [0] * (side * side * 3)}]}
+    body = json.dumps(big, separators=(",", ":")).encode()
+    assert len(body) < MAX_BODY, "under the body limit: the value bound refuses it"
+    refused("JSON UINT8 of more values than max_message_bytes / 8", 413, "-H", AUTH, "--data-binary", "@-", data=body,
+            url=f"{base}/v2/models/tiny/infer")
+    status, body = curl(f"{base}/v2/models/tiny/infer", "-H", AUTH, "--data-binary", "@-", data=json.dumps(infer).encode())
+    check("... and the server answers on (UINT8 infer after it)", status == 200, f"status {status}")
+    refused("multipart with two image fields", 400, "-H", AUTH, "-F", f"image=@{work}/image.png",
+            "-F", f"image=@{work}/image.png")
+    early_reply_checks(port)
     status, _ = curl(f"{base}/v2/health/live")
     check("/v2/health/live without a token", status == 200)
     status, _ = curl(f"{base}/v2/health/ready")
     check("/v2/health/ready without a token", status == 200)
+
+
+def raw_exchange(port, head, body=b"", wait=10):
+    """Sends a request head (and the start of a body); (reply bytes, whether the server closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(head + body)
+        reply, closed = b"", False
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            reply += chunk
+        return reply, closed
+
+
+def early_reply_checks(port):
+    huge = (b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000000\r\n\r\n")
+    start = time.time()
+    reply, closed = raw_exchange(port, huge, b"{" * 1000)
+    check("401 before a 100 GB body: answered, WWW-Authenticate: Bearer, and the connection closes at once",
+          reply.startswith(b"HTTP/1.1 401") and b"WWW-Authenticate: Bearer" in reply and b'"error"' in reply
+          and closed and time.time() - start < 5, f"closed={closed} {reply[:300]!r}")
+    over = (b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH.encode() + b"\r\n"
+            b"Content-Length: " + str(MAX_BODY * 4).encode() + b"\r\n\r\n")
+    reply, closed = raw_exchange(port, over, b"0" * 1000)
+    check("413 on a declared size over the limit: the connection closes at once",
+          reply.startswith(b"HTTP/1.1 413") and b"Connection: close" in reply and closed, f"closed={closed} {reply[:300]!r}")
+    live = b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def one_response(sock):
+        """Reads a whole response (head, then Content-Length bytes of body): it may come in pieces."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(live)
+        first = one_response(sock)
+        sock.sendall(live)
+        second = one_response(sock)
+    check("a request read whole keeps the connection alive (two GETs on one connection)",
+          first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200"), f"{first[:80]!r} {second[:80]!r}")
+
+
+def tls_checks(args, work):
+    """A second server with TLS: its HTTP port serves HTTPS with the configured certificate."""
+    tls = os.path.join(work, "tls")
+    os.makedirs(tls)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", f"{tls}/key.pem", "-out", f"{tls}/cert.pem"],
+                   check=True, capture_output=True)
+    proc, _, _ = start_server(args.bin_dir, tls, 2000, extra_yaml=f"http_listen: 127.0.0.1:0\ntls:\n  cert: {tls}/cert.pem\n"
+                                                                   f"  key: {tls}/key.pem\n")
+    try:
+        port = http_port_of(proc)
+        base = f"https://127.0.0.1:{port}"
+        status, body = curl(f"{base}/v2/health/live", "--cacert", f"{tls}/cert.pem")
+        check("HTTPS: /v2/health/live with the server's CA", status == 200 and body == {"live": True}, f"{status} {body}")
+        png = png_of(pixels(40, 56, 3))
+        status, body = curl(f"{base}/v1/classify", "--cacert", f"{tls}/cert.pem", "-H", AUTH, "-H",
+                            "Content-Type: application/json", "--data-binary", "@-",
+                            data=json.dumps({"image_base64": base64.b64encode(png).decode()}).encode())
+        check("HTTPS: POST /v1/classify", status == 200 and len(body.get("probabilities", [])) == 8, f"{status}")
+        status, _ = curl(f"{base}/v2/health/live")
+        check("HTTPS: a client that does not trust the certificate is refused (curl verifies)", status == 0, f"{status}")
+        status, _ = curl(f"http://127.0.0.1:{port}/v2/health/live", "--max-time", "5")
+        check("HTTPS: plain HTTP to the TLS port gets no HTTP answer", status != 200, f"{status}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def tritonclient_checks(grpc_port, port):
@@ -188,6 +297,7 @@ def main():
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+        tls_checks(args, work)
         output = "".join(proc.output)
         check("no token value in the server's output", CLASSIFY_TOKEN not in output)
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
