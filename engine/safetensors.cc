@@ -192,7 +192,8 @@ absl::StatusOr<torch::Tensor> SafetensorsFile::Load(const std::string& name) con
     if (reinterpret_cast<uintptr_t>(ptr) % itemsize != 0) {
       // Misaligned data cannot be viewed safely by vectorised kernels: copy it out.
       torch::Tensor copy = torch::empty(info.shape, options);
-      std::memcpy(copy.data_ptr(), ptr, info.end - info.begin);
+      // An empty tensor's data_ptr is null, and memcpy's arguments must not be even for 0 bytes.
+      if (info.end > info.begin) std::memcpy(copy.data_ptr(), ptr, info.end - info.begin);
       return copy;
     }
     std::shared_ptr<MappedFile> keep_alive = file_;
