@@ -24,6 +24,8 @@ mkdir -p "$out"
 work=/tmp/parity
 data=/tmp/train-bench-data
 runs=/tmp/train-bench-runs  # adapters and checkpoints, kept out of $OUT
+mem=/tmp/train-bench-mem    # nvidia-smi samples, kept out of $OUT (whose file count is bounded)
+mkdir -p "$mem"
 stamp() { echo "[$(date +%T)] $*"; }
 stages=${STAGES:-step trainer peft losses}
 recipe_data=/tmp/recipe-data
@@ -86,7 +88,7 @@ cli_train() {
   [ "$ckpt" = off ] && flag=--no-activation-checkpointing
   local name="${kind}_mb${micro}_$ckpt" start=$SECONDS peak line
   rm -rf "${runs:?}/$name"
-  peak=$(with_peak_memory "$out/$name.mem" "$out/$name.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
+  peak=$(with_peak_memory "$mem/$name" "$out/$name.log" build-gpu/bin/medgemma-cli train --model "$work/big" \
     --out "$runs/$name" --device cuda --train-csv "$data_dir/train.csv" --eval-csv "$data_dir/eval.csv" \
     --micro-batch-size "$micro" --grad-accum "$(accumulation "$micro")" --lr 5e-4 --r 8 --alpha 16 --dropout 0.1 \
     --max-grad-norm 0.3 $flag "$@")
@@ -106,12 +108,12 @@ if [[ " $stages " == *" step "* ]]; then
     trace=()
     [ "${TRACE:-0}" = 1 ] && trace=(--trace "$run.trace.json")
     start=$SECONDS
-    peak=$(with_peak_memory "$run.mem" "$run.log" build-gpu/bin/train_step_bench --model "$work/big" --device cuda \
+    peak=$(with_peak_memory "$mem/$(basename "$run")" "$run.log" build-gpu/bin/train_step_bench --model "$work/big" --device cuda \
       --micro-batch "$micro" --accumulation "$(accumulation "$micro")" --checkpointing "$ckpt" "${trace[@]}")
     line=$(grep -o "[0-9.]* samples/s, peak allocated [0-9.]* GiB, peak reserved [0-9.]* GiB" "$run.log" || echo "failed: $(tail -1 "$run.log")")
     row "ours, step | $micro | $ckpt | $line | $peak | $((SECONDS - start))"
     if [ -f "$run.trace.json" ]; then
-      python3 tools/perf/summarize_trace.py "$run.trace.json" --title "step mb$micro ckpt $ckpt" 2>&1 | head -24
+      python3 tools/perf/summarize_trace.py "$run.trace.json" --title "step mb$micro ckpt $ckpt" 2>&1 | head -36
       rm -f "$run.trace.json"
     fi
   done
@@ -141,7 +143,7 @@ if [[ " $stages " == *" peft "* ]]; then
     micro=${setting%%:*} ckpt=${setting##*:}
     run="$out/peft_mb${micro}_$ckpt"
     start=$SECONDS
-    peak=$(with_peak_memory "$run.mem" "$run.log" python3 tools/perf/peft_train_bench.py --model "$work/big" \
+    peak=$(with_peak_memory "$mem/$(basename "$run")" "$run.log" python3 tools/perf/peft_train_bench.py --model "$work/big" \
       --micro-batch "$micro" --accumulation "$(accumulation "$micro")" --checkpointing "$ckpt" --steps "${MAX_STEPS:-6}")
     line=$(grep -o "[0-9.]* samples/s .*GiB" "$run.log" || echo "failed: $(tail -1 "$run.log") |")
     row "peft | $micro | $ckpt | $line | $peak | $((SECONDS - start))"

@@ -67,7 +67,8 @@ torch::Tensor ApplyLinearToActivation(InputActivation activation, const torch::T
   if (!TrainsLora(linear, lora)) return ApplyLinear(Activate(activation, x, up), linear, lora);
   const LoraWeights& adapter = *AdapterFor(linear, lora);
   const LoraConfig& config = lora.adapter->config();
-  return TrainingLoraLinear(activation, x, up, linear.weight, linear.bias, adapter.a, adapter.b, config.scale(),
+  return TrainingLoraLinear(activation, x, up, linear.weight, linear.bias,
+                            LoraOperands{adapter.a, adapter.b, adapter.a_step, adapter.b_scaled_step, config.scale()},
                             lora.training ? config.dropout : 0.0);
 }
 

@@ -185,6 +185,24 @@ int64_t LoraAdapter::NumParameters() const {
   return n;
 }
 
+void LoraAdapter::CastForTrainingStep(torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> as, bs, a_steps, b_steps;
+  for (auto& [name, w] : Modules()) {
+    if (!w->a_step.defined() || w->a_step.scalar_type() != dtype) {
+      w->a_step = torch::empty_like(w->a, w->a.options().dtype(dtype));
+      w->b_scaled_step = torch::empty_like(w->b, w->b.options().dtype(dtype));
+    }
+    as.push_back(w->a);
+    bs.push_back(w->b);
+    a_steps.push_back(w->a_step);
+    b_steps.push_back(w->b_scaled_step);
+  }
+  if (as.empty()) return;
+  at::_foreach_copy_(a_steps, as);
+  at::_foreach_copy_(b_steps, at::_foreach_mul(bs, config_.scale()));
+}
+
 std::optional<fs::path> AdapterPathOutsideRoots(const fs::path& dir, const std::vector<fs::path>& roots) {
   for (const fs::path& path : {dir, dir / kConfigFile, dir / kWeightsFile}) {
     if (!IsUnderRoots(path, roots)) return path;

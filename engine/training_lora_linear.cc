@@ -44,14 +44,20 @@ struct DropoutSource {
   }
 };
 
+// `step` (a cast made once for the step) where there is one, else `parameter` * scale cast now.
+torch::Tensor Cast(const torch::Tensor& step, const torch::Tensor& parameter, double scale, torch::ScalarType dtype) {
+  if (step.numel() > 0) return step;
+  return scale == 1.0 ? parameter.to(dtype) : (parameter * scale).to(dtype);
+}
+
 struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
                                const torch::Tensor& up, const torch::Tensor& weight, const torch::Tensor& bias,
-                               const torch::Tensor& a, const torch::Tensor& b, double scale, double dropout,
-                               int64_t activation) {
+                               const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& a_step,
+                               const torch::Tensor& b_scaled_step, double scale, double dropout, int64_t activation) {
     const auto x = Activate(static_cast<InputActivation>(activation), input, up);
     const auto dtype = x.scalar_type();
-    const auto a_compute = a.to(dtype);
+    const auto a_compute = Cast(a_step, a, 1.0, dtype), b_compute = Cast(b_scaled_step, b, scale, dtype);
     // As (N, in) rows in forward and backward alike, so the regenerated mask is the drawn one.
     const auto rows = x.reshape({-1, x.size(-1)});
     DropoutSource source;
@@ -66,8 +72,8 @@ struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
       t = torch::linear(rows, a_compute);
     }
     auto y = torch::linear(x, weight, bias.numel() > 0 ? bias : torch::Tensor());
-    y.view({-1, y.size(-1)}).addmm_(t, b.to(dtype).t(), /*beta=*/1, /*alpha=*/scale);
-    ctx->save_for_backward({input, up, weight, t, a, b, source.rng_state});
+    y.view({-1, y.size(-1)}).addmm_(t, b_compute.t());
+    ctx->save_for_backward({input, up, weight, t, a_compute, b_compute, source.rng_state});
     source.Save(ctx);
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["dropout"] = dropout;
@@ -78,18 +84,17 @@ struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &input = saved[0], &up = saved[1], &weight = saved[2], &t = saved[3], &a = saved[4],
-                        &b = saved[5];
+    const torch::Tensor &input = saved[0], &up = saved[1], &weight = saved[2], &t = saved[3], &a_compute = saved[4],
+                        &b_compute = saved[5];
     const double scale = ctx->saved_data["scale"].toDouble(), dropout = ctx->saved_data["dropout"].toDouble();
     const auto source = DropoutSource::Load(ctx, saved[6], dropout);
     const auto activation = static_cast<InputActivation>(ctx->saved_data["activation"].toInt());
     const auto x = Activate(activation, input, up);
     const auto dtype = x.scalar_type();
     const int64_t in = x.size(-1), out = weight.size(0);
-    const auto a_compute = a.to(dtype);
     auto grad = grad_outputs[0].reshape({-1, out}).to(dtype);
     const auto rows = x.reshape({-1, in});
-    auto grad_t = grad.mm(b.to(dtype).mul(scale));     // (N, r)
+    auto grad_t = grad.mm(b_compute);                  // (N, r)
     auto grad_b = MmToFloat(grad.t(), t).mul_(scale);  // (out, r)
     const bool wants_input = ctx->needs_input_grad(0) || ctx->needs_input_grad(1);
     torch::Tensor grad_x = wants_input ? grad.mm(weight) : torch::Tensor(), grad_a;
@@ -106,25 +111,26 @@ struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
     }
     torch::Tensor grad_up;
     if (wants_input) std::tie(grad_x, grad_up) = ActivationBackward(activation, grad_x.view(x.sizes()), input, up);
-    return {grad_x, grad_up, torch::Tensor(), torch::Tensor(), grad_a, grad_b, torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    return {grad_x,          grad_up,         torch::Tensor(), torch::Tensor(), grad_a,         grad_b,
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor TrainingLoraLinear(InputActivation activation, const torch::Tensor& x, const torch::Tensor& up,
-                                 const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& a,
-                                 const torch::Tensor& b, double scale, double dropout) {
+                                 const torch::Tensor& weight, const torch::Tensor& bias, const LoraOperands& lora,
+                                 double dropout) {
   // autograd Function arguments must be defined tensors: an empty one stands for "none".
   auto none = [&](const torch::Tensor& t) { return t.defined() ? t : torch::empty({0}, weight.options()); };
-  return LoraLinearFunction::apply(x, none(up), weight, none(bias), a, b, scale, dropout,
-                                   static_cast<int64_t>(activation));
+  return LoraLinearFunction::apply(x, none(up), weight, none(bias), lora.a, lora.b, none(lora.a_step),
+                                   none(lora.b_scaled_step), lora.scale, dropout, static_cast<int64_t>(activation));
 }
 
 torch::Tensor TrainingLoraLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                  const torch::Tensor& a, const torch::Tensor& b, double scale, double dropout) {
-  return TrainingLoraLinear(InputActivation::kNone, x, torch::Tensor(), weight, bias, a, b, scale, dropout);
+  return TrainingLoraLinear(InputActivation::kNone, x, torch::Tensor(), weight, bias, LoraOperands{a, b, {}, {}, scale},
+                            dropout);
 }
 
 }  // namespace medgemma

@@ -19,13 +19,22 @@
 
 namespace medgemma {
 
+// A LoRA's tensors as a training step reads them.
+struct LoraOperands {
+  torch::Tensor a, b;  // the parameters, float32 (r, in) and (out, r): they get the gradients
+  // A, and B times `scale`, in x's dtype for this step (LoraAdapter::CastForTrainingStep); cast
+  // from a and b at each use when undefined.
+  torch::Tensor a_step, b_scaled_step;
+  double scale = 1;
+};
+
 // y in x's dtype; weight (out, in) and bias (out) or undefined; a (r, in) and b (out, r) are the
 // adapter's parameters.
 torch::Tensor TrainingLoraLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                  const torch::Tensor& a, const torch::Tensor& b, double scale, double dropout);
 // The same layer applied to Activate(activation, x, up).
 torch::Tensor TrainingLoraLinear(InputActivation activation, const torch::Tensor& x, const torch::Tensor& up,
-                                 const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& a,
-                                 const torch::Tensor& b, double scale, double dropout);
+                                 const torch::Tensor& weight, const torch::Tensor& bias, const LoraOperands& lora,
+                                 double dropout);
 
 }  // namespace medgemma

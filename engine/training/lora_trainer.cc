@@ -47,6 +47,7 @@ absl::StatusOr<StepResult> LoraTrainer::Step(const TrainingWindow& window, doubl
   return GuardTorch("training step", [&]() -> absl::StatusOr<StepResult> {
     const auto device = model_->options().device;
     optimizer_->ZeroGrad();
+    adapter_->CastForTrainingStep(model_->options().dtype);
     const LoraContext lora{adapter_.get(), /*training=*/true, options_.activation_checkpointing};
     auto loss_sum = torch::zeros({}, torch::TensorOptions(device).dtype(torch::kDouble));
     for (const auto& micro : window) {

@@ -43,6 +43,40 @@ class CudaTrainingTest : public ::testing::Test {
     for (const auto& t : leaves) grads.push_back(t.grad());
     return grads;
   }
+  // LoRA dropout kernels' gradients against float32 autograd through the mask they draw.
+  void ExpectGradientsMatchAutogradThroughTheSameMask(int64_t rows_of_x, int64_t in) {
+    const double p = 0.1, scale = 2.0;
+    auto x = Bf16({2, rows_of_x, in}, 1.0).requires_grad_(true);
+    const auto weight = Bf16({192, in}, 0.05), bias = Bf16({192}, 0.1);
+    auto a = (torch::randn({8, in}, torch::kCUDA) * 0.05).requires_grad_(true);
+    auto b = (torch::randn({192, 8}, torch::kCUDA) * 0.05).requires_grad_(true);
+    const auto upstream = Bf16({2, rows_of_x, 192}, 1.0);
+    const auto generator = DeviceGenerator(torch::kCUDA);
+    const auto state = GeneratorState(generator);
+    auto y = TrainingLoraLinear(x, weight, bias, a, b, scale, p);
+    y.backward(upstream);
+    const std::vector<torch::Tensor> ours{x.grad().clone(), a.grad().clone(), b.grad().clone()};
+    for (auto* t : {&x, &a, &b}) t->mutable_grad().zero_();
+
+    // The reference in float32 through plain autograd, with the mask the LoRA dropout kernels draw from the
+    // same state on the same (N, in) rows.
+    SetGeneratorState(generator, state);
+    const auto rows = x.detach().reshape({-1, in});
+    const auto draw = DrawLoraDropout(rows, a.detach().to(torch::kBFloat16), p);
+    ASSERT_TRUE(draw.has_value()) << "rank 8 bf16 takes the kernels' dropout";
+    const auto mask = LoraDropoutMask(rows, *draw).view(x.sizes());
+    const double kept = mask.to(torch::kFloat).mean().item<double>();
+    EXPECT_NEAR(kept, 1 - p, 0.01);
+    auto xf = x.to(torch::kFloat);
+    auto dropped = xf * mask.to(torch::kFloat) / (1 - p);
+    auto expected = torch::linear(xf, weight.to(torch::kFloat), bias.to(torch::kFloat)) +
+                    torch::linear(torch::linear(dropped, a), b) * scale;
+    expected.backward(upstream.to(torch::kFloat));
+    EXPECT_TRUE(close(y.detach(), expected.detach()));
+    EXPECT_TRUE(close(ours[0], x.grad())) << "x";
+    EXPECT_TRUE(close(ours[1], a.grad())) << "A";
+    EXPECT_TRUE(close(ours[2], b.grad())) << "B";
+  }
 };
 
 // transformers' float32 chain, as layers.cc runs it where the kernels do not apply.
@@ -81,7 +115,8 @@ TEST_F(CudaTrainingTest, RecomputedActivationsMatchAutogradThroughTheirOps) {
   const auto gate = Bf16({2, 300, 1024}, 1.0), up = Bf16({2, 300, 1024}, 1.0), upstream = Bf16({2, 300, 192}, 1.0);
   auto inside = InputGradients(
       [&](auto in) {
-        return TrainingLoraLinear(InputActivation::kGeluTanhMul, in[0], in[1], weight, torch::Tensor(), a, b, 2.0, 0.0);
+        return TrainingLoraLinear(InputActivation::kGeluTanhMul, in[0], in[1], weight, torch::Tensor(),
+                                  LoraOperands{a, b, {}, {}, 2.0}, 0.0);
       },
       {gate, up}, upstream);
   auto outside = InputGradients(
@@ -93,38 +128,13 @@ TEST_F(CudaTrainingTest, RecomputedActivationsMatchAutogradThroughTheirOps) {
   EXPECT_TRUE(close(inside[1], outside[1])) << "up";
 }
 
+// Shapes: an even row count in one block of columns; an odd one over the vision MLP's 4304 columns,
+// whose column blocks end in partly idle warps.
 TEST_F(CudaTrainingTest, GradientsMatchAutogradThroughTheSameMask) {
-  const double p = 0.1, scale = 2.0;
-  auto x = Bf16({2, 300, 256}, 1.0).requires_grad_(true);
-  const auto weight = Bf16({192, 256}, 0.05), bias = Bf16({192}, 0.1);
-  auto a = (torch::randn({8, 256}, torch::kCUDA) * 0.05).requires_grad_(true);
-  auto b = (torch::randn({192, 8}, torch::kCUDA) * 0.05).requires_grad_(true);
-  const auto upstream = Bf16({2, 300, 192}, 1.0);
-  const auto generator = DeviceGenerator(torch::kCUDA);
-  const auto state = GeneratorState(generator);
-  auto y = TrainingLoraLinear(x, weight, bias, a, b, scale, p);
-  y.backward(upstream);
-  const std::vector<torch::Tensor> ours{x.grad().clone(), a.grad().clone(), b.grad().clone()};
-  for (auto* t : {&x, &a, &b}) t->mutable_grad().zero_();
-
-  // The reference in float32 through plain autograd, with the mask the LoRA dropout kernels draw from the
-  // same state on the same (N, in) rows.
-  SetGeneratorState(generator, state);
-  const auto rows = x.detach().reshape({-1, 256});
-  const auto draw = DrawLoraDropout(rows, a.detach().to(torch::kBFloat16), p);
-  ASSERT_TRUE(draw.has_value()) << "rank 8 bf16 takes the kernels' dropout";
-  const auto mask = LoraDropoutMask(rows, *draw).view(x.sizes());
-  const double kept = mask.to(torch::kFloat).mean().item<double>();
-  EXPECT_NEAR(kept, 1 - p, 0.01);
-  auto xf = x.to(torch::kFloat);
-  auto dropped = xf * mask.to(torch::kFloat) / (1 - p);
-  auto expected = torch::linear(xf, weight.to(torch::kFloat), bias.to(torch::kFloat)) +
-                  torch::linear(torch::linear(dropped, a), b) * scale;
-  expected.backward(upstream.to(torch::kFloat));
-  EXPECT_TRUE(close(y.detach(), expected.detach()));
-  EXPECT_TRUE(close(ours[0], x.grad())) << "x";
-  EXPECT_TRUE(close(ours[1], a.grad())) << "A";
-  EXPECT_TRUE(close(ours[2], b.grad())) << "B";
+  for (const auto& [rows_of_x, in] : {std::pair<int64_t, int64_t>{300, 256}, {301, 4304}}) {
+    SCOPED_TRACE(testing::Message() << rows_of_x << " rows x " << in);
+    ExpectGradientsMatchAutogradThroughTheSameMask(rows_of_x, in);
+  }
 }
 
 // Each call draws a fresh mask, kept at rate 1 - p and not correlated across columns or calls.
@@ -136,6 +146,9 @@ TEST_F(CudaTrainingTest, KernelDropoutDrawsIndependentMasks) {
   EXPECT_NEAR(m1.mean().item<double>(), 0.9, 0.002);
   EXPECT_NEAR((m1 * m2).mean().item<double>(), 0.81, 0.002) << "two calls' masks should be independent";
   EXPECT_NEAR((m1.narrow(1, 0, 576) * m1.narrow(1, 576, 576)).mean().item<double>(), 0.81, 0.002);
+  // Neighbouring packs of one row, and neighbouring rows, are drawn by partner lanes from one draw.
+  EXPECT_NEAR((m1.narrow(1, 0, 1148) * m1.narrow(1, 4, 1148)).mean().item<double>(), 0.81, 0.002);
+  EXPECT_NEAR((m1.narrow(0, 0, 4095) * m1.narrow(0, 1, 4095)).mean().item<double>(), 0.81, 0.002);
   EXPECT_NEAR(m1.mean(1).std().item<double>(), std::sqrt(0.09 / 1152), 0.003) << "rows drop alike on average";
 }
 

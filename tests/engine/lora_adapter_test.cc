@@ -89,6 +89,27 @@ TEST(LoraAdapterTest, MergedEqualsUnmerged) {
   EXPECT_TRUE(torch::allclose(Logits(*merged, nullptr), unmerged, 1e-4, 1e-5));
 }
 
+// The step casts follow the parameters: what each module reads in a step is what casting at
+// every use would give, also after an optimizer-like in-place update and a change of dtype.
+TEST(LoraAdapterTest, TrainingStepCastsFollowTheParameters) {
+  LoraConfig config;
+  config.alpha = 12;  // scale 1.5: not a power of two, so the scaling is not exact in bf16
+  auto adapter = TrainedLookingAdapter(config, 9);
+  for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat}) {
+    for (int update = 0; update < 2; ++update) {
+      adapter->CastForTrainingStep(dtype);
+      for (const auto& [name, w] : adapter->Modules()) {
+        ASSERT_EQ(w->a_step.scalar_type(), dtype) << name;
+        EXPECT_TRUE(torch::equal(w->a_step, w->a.to(dtype))) << name;
+        EXPECT_TRUE(torch::equal(w->b_scaled_step, (w->b * 1.5).to(dtype))) << name;
+        torch::NoGradGuard no_grad;
+        w->a.add_(0.25);
+        w->b.mul_(-2.0);
+      }
+    }
+  }
+}
+
 TEST(LoraAdapterTest, SaveLoadRoundTripIsExactAndVersioned) {
   const auto& model = *TinyBundle().model;
   LoraConfig config;

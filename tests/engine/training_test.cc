@@ -256,8 +256,10 @@ TEST(TrainingLoraLinearTest, InputActivationsMatchAutogradThroughTheirOps) {
     const bool gated = activation == InputActivation::kGeluTanhMul;
     auto run = [&](bool inside) {
       torch::manual_seed(9);  // the same dropout draws both ways
-      auto y = inside ? TrainingLoraLinear(activation, x, gated ? up : torch::Tensor(), weight, torch::Tensor(), a, b,
-                                           2.0, 0.3)
+      // Inside also reads the step's casts of A and B (LoraAdapter::CastForTrainingStep); outside casts at each use.
+      const LoraOperands step{a, b, a.detach().to(torch::kBFloat16), (b.detach() * 2.0).to(torch::kBFloat16), 2.0};
+      auto y = inside ? TrainingLoraLinear(activation, x, gated ? up : torch::Tensor(), weight, torch::Tensor(), step,
+                                           0.3)
                       : TrainingLoraLinear(gated ? GeluTanhMul(x, up) : torch::gelu(x, "tanh"), weight,
                                            torch::Tensor(), a, b, 2.0, 0.3);
       y.backward(upstream);

@@ -6,13 +6,17 @@ bf16 (tools/parity/training_reference.py), the full-sequence loss, micro-batch 2
    20 steps (bf16 operands on both sides; peft keeps LoRA in float32, we in bf16 with float32
    accumulation). For scale, peft is also run with the whole model in float32, the trajectory
    both bf16 runs approximate: ours should stray from it no further than 1.25x peft-bf16 does.
-2. Dropout 0.1 on, where the two draw different masks by construction, over 50 steps: two runs of
-   each with different dropout seeds. The curves count as indistinguishable when ours sits no
-   further from peft's than peft's two runs sit from each other (mean |difference| per step, with
-   a 1.5x allowance for the spread of that estimate), and the mean loss of the last 25 steps
-   differs by less than twice the larger within-trainer spread of those means.
+   As a control, peft-bf16 is run a second time at micro-batch 1 x accumulation 4, the same
+   windows of the same examples (the same mathematics): how far bf16 rounding alone moves peft's
+   own losses when only the batching of its GEMMs changes.
+2. Dropout 0.1 on, where the two draw different masks by construction, over 50 steps: --seeds runs
+   of each with different dropout seeds. The curves count as indistinguishable when ours sits no
+   further from peft's than runs of one trainer sit from each other (mean |difference| per step
+   over every pair, with a 1.5x allowance for the spread of that estimate), and the mean loss of
+   the last 25 steps differs by less than twice the within-trainer spread of those means.
 """
 import argparse
+import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -34,6 +38,7 @@ def main():
     ap.add_argument("--model", required=True, help="the 4B-shaped checkpoint (parity.py --write-4b-only)")
     ap.add_argument("--work", default="/tmp/train-parity")
     ap.add_argument("--parts", default="off,on", help="off: dropout off (20 steps); on: dropout on (50 steps)")
+    ap.add_argument("--seeds", type=int, default=3, help="dropout-on runs per trainer")
     args = ap.parse_args()
     cli, checks = ref.Cli(args.cli, args.work), ref.Checks()
     gpu = dict(device="cuda", dtype="bfloat16", attention="sdpa")
@@ -51,17 +56,21 @@ def main():
     if "off" in args.parts.split(","):
         dropout_off(cli, checks, args.model, init_dir, pixels, labels, seqs, off)
     if "on" in args.parts.split(","):
-        dropout_on(cli, checks, args.model, pixels, labels, seqs, off)
+        dropout_on(cli, checks, args.model, pixels, labels, seqs, off, range(1, args.seeds + 1))
     checks.finish()
 
 
 def dropout_off(cli, checks, model, init_dir, pixels, labels, seqs, off):
     theirs, _, clipped = tr.peft_run(model, init_dir, pixels, labels, seqs, off)
     exact, _, _ = tr.peft_run(model, init_dir, pixels, labels, seqs, tr.Recipe(**{**vars(off), "dtype": "float32"}))
+    rebatched, _, _ = tr.peft_run(model, init_dir, pixels, labels, seqs,
+                                  tr.Recipe(**{**vars(off), "micro_batch": 1, "accumulation": 4}))
     ours, _, seconds = tr.our_run(cli, model, init_dir, MODE, off, tag="ours_off")
     for step, (o, t, e) in enumerate(zip(ours, theirs, exact)):
         print(f"    dropout off step {step + 1:2d}  ours {o:.5f}  peft {t:.5f}  rel {abs(o - t) / abs(t):.1e}  "
-              f"peft fp32 {e:.5f}")
+              f"peft fp32 {e:.5f}  peft 1x4 {rebatched[step]:.5f}")
+    checks.record("4B bf16, dropout off, control: peft at micro-batch 1 x 4 vs 2 x 2, max relative difference",
+                  f"{tr.max_relative(rebatched, theirs):.2e}", "(for scale)", True)
     checks.at_most("4B bf16, dropout off: per-step loss, max relative difference (20 steps)",
                    tr.max_relative(ours, theirs), 2e-2,
                    f"loss {theirs[0]:.3f} -> {theirs[-1]:.3f}, clipped {clipped}/{off.steps}, ours {seconds:.0f}s")
@@ -70,23 +79,25 @@ def dropout_off(cli, checks, model, init_dir, pixels, labels, seqs, off):
                    ours_stray / peft_stray, 1.25, f"ours {ours_stray:.2e}, peft bf16 {peft_stray:.2e}")
 
 
-def dropout_on(cli, checks, model, pixels, labels, seqs, off):
+def dropout_on(cli, checks, model, pixels, labels, seqs, off, seeds):
     on = tr.Recipe(**{**vars(off), "steps": 50, "dropout": 0.1})
     init_on = cli.work / "peft_init_dropout"
     tr.save_peft_init(model, init_on, on)
-    peft_curves = [tr.peft_run(model, init_on, pixels, labels, seqs, on, dropout_seed=s)[0] for s in (1, 2)]
+    peft_curves = [tr.peft_run(model, init_on, pixels, labels, seqs, on, dropout_seed=s)[0] for s in seeds]
     our_curves = [tr.our_run(cli, model, init_on, MODE, tr.Recipe(**{**vars(on), "seed": s}),
-                             tag=f"ours_on_{s}")[0] for s in (1, 2)]
+                             tag=f"ours_on_{s}")[0] for s in seeds]
     for step in range(on.steps):
-        print(f"    dropout on step {step + 1:2d}  ours {our_curves[0][step]:.4f} {our_curves[1][step]:.4f}  "
-              f"peft {peft_curves[0][step]:.4f} {peft_curves[1][step]:.4f}")
-    within = max(mean_abs_diff(*peft_curves), mean_abs_diff(*our_curves))
+        print(f"    dropout on step {step + 1:2d}  ours {' '.join(f'{c[step]:.4f}' for c in our_curves)}  "
+              f"peft {' '.join(f'{c[step]:.4f}' for c in peft_curves)}")
+    within = statistics.fmean(mean_abs_diff(a, b) for curves in (peft_curves, our_curves)
+                              for a, b in itertools.combinations(curves, 2))
     across = statistics.fmean(mean_abs_diff(o, p) for o in our_curves for p in peft_curves)
-    checks.at_most("4B bf16, dropout 0.1: mean |ours - peft| per step over 50 steps, / within-trainer spread",
-                   across / within, 1.5, f"across {across:.4f}, within {within:.4f}")
+    checks.at_most(f"4B bf16, dropout 0.1: mean |ours - peft| per step over 50 steps, / within-trainer spread "
+                   f"({len(our_curves)} runs each)", across / within, 1.5, f"across {across:.4f}, within {within:.4f}")
     tail = lambda c: statistics.fmean(c[-25:])  # noqa: E731
     tail_gap = abs(statistics.fmean(map(tail, our_curves)) - statistics.fmean(map(tail, peft_curves)))
-    tail_spread = max(abs(tail(our_curves[0]) - tail(our_curves[1])), abs(tail(peft_curves[0]) - tail(peft_curves[1])))
+    tail_spread = statistics.fmean(abs(tail(a) - tail(b)) for curves in (peft_curves, our_curves)
+                                   for a, b in itertools.combinations(curves, 2))
     checks.at_most("4B bf16, dropout 0.1: last-25-step mean loss gap, / within-trainer spread",
                    tail_gap / max(tail_spread, 1e-6), 2.0, f"gap {tail_gap:.4f}, spread {tail_spread:.4f}")
 

@@ -25,8 +25,8 @@ def print_table(kernels, title, top=25):
     per_cat, per_kernel, counts = collections.Counter(), collections.Counter(), collections.Counter()
     for name, us in kernels:
         per_cat[category(name)] += us
-        per_kernel[name[:90]] += us
-        counts[name[:90]] += 1
+        per_kernel[name[:150]] += us
+        counts[name[:150]] += 1
     total = sum(per_cat.values()) or 1
     print(f"== {title}: {total / 1e3:.1f} ms of kernels, {sum(counts.values())} launches ==")
     for cat, t in per_cat.most_common():
