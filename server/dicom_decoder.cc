@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 namespace medgemma::server {
 namespace {
@@ -65,6 +66,9 @@ uint32_t Le32(std::string_view b, size_t at) { return Le16(b, at) | Le16(b, at +
 struct Meta {
   size_t dataset_at = 0;
   std::string transfer_syntax;
+  // A meta element whose declared length runs past the file: refused here, because DCMTK
+  // allocates an element's declared length before it reads (a 300-byte file asked for 2.4 GB).
+  std::optional<uint64_t> overrunning_length;
 };
 
 Meta ReadMeta(std::string_view b) {
@@ -78,7 +82,7 @@ Meta ReadMeta(std::string_view b) {
     if (long_form && at + 12 > b.size()) return {};
     const uint64_t length = long_form ? Le32(b, at + 8) : Le16(b, at + 6);
     const size_t value_at = at + (long_form ? 12 : 8);
-    if (value_at + length > b.size()) return {};
+    if (value_at + length > b.size()) return Meta{0, "", length};
     if (element == 0x0010) {
       meta.transfer_syntax = std::string(b.substr(value_at, length));
       while (!meta.transfer_syntax.empty() && (meta.transfer_syntax.back() == '\0' || meta.transfer_syntax.back() == ' ')) {
@@ -225,6 +229,11 @@ absl::StatusOr<std::unique_ptr<DicomFile>> DicomFile::Parse(std::string_view byt
   std::unique_ptr<DicomFile> out(new DicomFile());
   auto file = std::make_unique<DcmFileFormat>();
   const Meta meta = ReadMeta(bytes);
+  if (meta.overrunning_length) {
+    return absl::InvalidArgumentError(absl::StrCat("the DICOM file's meta header declares an element of ",
+                                                   *meta.overrunning_length, " bytes, past the end of the ",
+                                                   bytes.size(), "-byte file"));
+  }
   E_TransferSyntax xfer;
   absl::StatusOr<Geometry> g;
   if (meta.transfer_syntax == kDeflatedUid) {

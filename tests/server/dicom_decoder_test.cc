@@ -189,6 +189,16 @@ TEST(DicomFileTest, RefusesLyingLengthsSizesAndPhotometrics) {
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
 
+  // The same in the meta header (found by the dicom_decode fuzzer: DCMTK allocated the declared
+  // 2.4 GB before reading), refused before DCMTK sees it.
+  std::string meta_lying = std::string(128, '\0') + "DICM" + Le16(2) + Le16(0) + "OB" + Le16(0) + Le32(0x9400042E) +
+                           std::string(16, '\0');
+  file = DicomFile::Parse(meta_lying, Limits());
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(file.status().message().find("meta header declares an element of 2483029038 bytes"), std::string::npos)
+      << file.status();
+
   const std::string ok = explicit_le + Header(8, 8, 1, "MONOCHROME2", 1) + Element(0x7FE0, 0x0010, "OB", std::string(64, 'x'));
   file = DicomFile::Parse(ok, Limits(ok.size() - 1));
   ASSERT_FALSE(file.ok());
