@@ -19,6 +19,7 @@
 #include "engine/checkpoint.h"
 #include "engine/chat_prompt.h"
 #include "engine/classifier.h"
+#include "engine/decode_batch.h"
 #include "base/file_util.h"
 #include "engine/generator.h"
 #include "engine/lora_adapter.h"
@@ -98,6 +99,19 @@ std::vector<int64_t> ParseIdList(const std::string& text) {
   }
   return ids;
 }
+// One request through a DecodeBatch of one slot, admitted and stepped to its end.
+absl::StatusOr<std::vector<int64_t>> DecodeAlone(std::shared_ptr<const Gemma3Model> model, SequenceRequest request) {
+  const int64_t capacity = static_cast<int64_t>(request.prompt.ids.size()) + request.max_new_tokens;
+  MG_ASSIGN_OR_RETURN(DecodeBatch batch, DecodeBatch::Create(std::move(model), {1, capacity}));
+  std::vector<int64_t> ids;
+  MG_ASSIGN_OR_RETURN(std::vector<TokenEvent> events, batch.Admit({std::move(request)}));
+  while (true) {
+    for (const auto& e : events) ids.push_back(e.token);
+    if (batch.active() == 0) return ids;
+    MG_ASSIGN_OR_RETURN(events, batch.Step());
+  }
+}
+
 }  // namespace
 
 absl::Status MakeTinyModel(const std::vector<std::string>& argv) {
@@ -200,6 +214,12 @@ absl::Status Generate(const std::vector<std::string>& argv) {
                                        {kAdapterFlag,
                                         {"text", "PROMPT", "the user turn's text (default: the BreakHis prompt)"},
                                         {"max-new-tokens", "N", "tokens to generate at most (default 16)"},
+                                        {"decode-batch", "",
+                                         "decode through the continuous batch (engine/decode_batch.h), the Assistant's "
+                                         "path, instead of GenerateGreedy"},
+                                        {"temperature", "T", "with --decode-batch: sample at T (default 0: greedy)"},
+                                        {"top-p", "P", "with --decode-batch: nucleus sampling mass (default 1)"},
+                                        {"seed", "N", "with --decode-batch: the sampling seed (default 0)"},
                                         {"json", "", "print the ids and the text as JSON"}})
                                    .Add(ModelFlags());
   MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
@@ -212,12 +232,26 @@ absl::Status Generate(const std::vector<std::string>& argv) {
   MG_ASSIGN_OR_RETURN(options.max_new_tokens, args.GetInt("max-new-tokens", 16));
   options.stop_ids = {bundle.tokenizer->eos_id(), chat.end_of_turn_id()};
   const PromptTokens prompt = chat.ForImageAndText(args.Get("text", DefaultBreakHisTask().prompt));
-  MG_ASSIGN_OR_RETURN(auto generated, GenerateGreedy(*bundle.model, {prompt}, pixels.unsqueeze(0), adapter.get(), options));
-  std::vector<int> ids(generated[0].begin(), generated[0].end());
+  std::vector<int64_t> generated;
+  if (args.Has("decode-batch")) {
+    SequenceRequest request{0, prompt, pixels.unsqueeze(0), adapter, options.max_new_tokens, options.stop_ids, {}};
+    MG_ASSIGN_OR_RETURN(request.sampling.temperature, args.GetDouble("temperature", 0));
+    MG_ASSIGN_OR_RETURN(request.sampling.top_p, args.GetDouble("top-p", 1));
+    MG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
+    request.sampling.seed = static_cast<uint64_t>(seed);
+    MG_ASSIGN_OR_RETURN(generated, DecodeAlone(bundle.model, std::move(request)));
+  } else {
+    if (args.Has("temperature") || args.Has("top-p") || args.Has("seed")) {
+      return absl::InvalidArgumentError("--temperature, --top-p and --seed go with --decode-batch");
+    }
+    MG_ASSIGN_OR_RETURN(auto rows, GenerateGreedy(*bundle.model, {prompt}, pixels.unsqueeze(0), adapter.get(), options));
+    generated = std::move(rows[0]);
+  }
+  std::vector<int> ids(generated.begin(), generated.end());
   const std::string text = bundle.tokenizer->Decode(ids);
   if (args.Has("json")) {
     // A cut through a multi-byte character leaves invalid UTF-8: shown as U+FFFD, never a throw.
-    std::cout << json{{"ids", generated[0]}, {"text", text}}.dump(-1, ' ', false, json::error_handler_t::replace)
+    std::cout << json{{"ids", generated}, {"text", text}}.dump(-1, ' ', false, json::error_handler_t::replace)
               << "\n";
   } else {
     std::cout << text << "\n";
@@ -230,9 +264,15 @@ absl::Status Tokenize(const std::vector<std::string>& argv) {
                              {{"model", "DIR", "checkpoint directory whose tokenizer.model to use"},
                               {"text", "TEXT", "text to tokenize (default: the task's prompt)"},
                               kTaskFlag,
-                              {"raw", "", "tokenize the text alone, without the chat template and image"}});
+                              {"raw", "", "tokenize the text alone, without the chat template and image"},
+                              {"ask", "", "apply_chat_template's ids (one <bos>): the Assistant's prompt"},
+                              {"system", "TEXT", "with --ask: the system message, folded into the user turn"},
+                              {"image", "", "with --ask: an image before the text (default: text only)"}});
   MG_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, flags));
   MG_ASSIGN_OR_RETURN(std::string dir, args.Require("model"));
+  if (!args.Has("ask") && (args.Has("system") || args.Has("image"))) {
+    return absl::InvalidArgumentError("--system and --image go with --ask");
+  }
   MG_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(fs::path(dir) / "tokenizer.model"));
   json out;
   if (args.Has("raw")) {
@@ -241,12 +281,20 @@ absl::Status Tokenize(const std::vector<std::string>& argv) {
     MG_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
     MG_ASSIGN_OR_RETURN(bool add_bos, ReadAddBosToken(dir));
     MG_ASSIGN_OR_RETURN(ChatPrompt chat, ChatPrompt::Create(&tokenizer, config, add_bos));
-    MG_ASSIGN_OR_RETURN(Task task, LoadTask(args));
-    const PromptTokens prompt = chat.ForImageAndText(args.Has("text") ? args.Get("text") : task.prompt);
+    PromptTokens prompt;
+    if (args.Has("ask")) {
+      ChatTurn turn{std::nullopt, args.Get("text"), args.Has("image")};
+      if (args.Has("system")) turn.system = args.Get("system");
+      prompt = chat.ForTurn(turn);
+      out["rendered"] = ChatPrompt::Render(turn);
+    } else {
+      MG_ASSIGN_OR_RETURN(Task task, LoadTask(args));
+      prompt = chat.ForImageAndText(args.Has("text") ? args.Get("text") : task.prompt);
+    }
     out["ids"] = prompt.ids;
     out["token_type_ids"] = prompt.token_type_ids;
   }
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   return absl::OkStatus();
 }
 

@@ -41,7 +41,7 @@ const std::map<std::string, Entry>& Commands() {
       {"bench", {Bench, "load-test a medgemma-server: images/s and latency per concurrency level"}},
       {"health", {Health, "grpc.health.v1 check of a server or trainer (exit 0 when SERVING)"}},
       {"generate", {Generate, "generate text for one image, in-process"}},
-      {"tokenize", {Tokenize, "token ids of a prompt, as the classifier builds it"}},
+      {"tokenize", {Tokenize, "token ids of a prompt, as the classifier (or, --ask, the Assistant) builds it"}},
       {"forward", {Forward, "run the model on saved inputs and write logits (parity checks)"}},
       {"preprocess", {Preprocess, "write the pixel tensors the model would see for images"}},
       {"merge-adapter", {MergeAdapter, "fold a LoRA adapter into a copy of the base checkpoint"}},

@@ -99,10 +99,12 @@ torch::Tensor Gemma3Model::Embed(const torch::Tensor& input_ids, const torch::Te
   // The placeholders are counted and located where the ids are: for host ids (every prompt) that
   // costs no wait on the device, which a training step or a batch would otherwise pay per call.
   auto is_image = input_ids.eq(config_.image_token_id);
-  const int64_t placeholders = is_image.sum().item<int64_t>();
   const int64_t provided = image_soft_tokens.defined() ? image_soft_tokens.size(0) * image_soft_tokens.size(1) : 0;
-  TORCH_CHECK(placeholders == provided, "the input has ", placeholders, " image soft tokens but the images give ",
-              provided);
+  if (image_soft_tokens.defined()) {
+    const int64_t placeholders = is_image.sum().item<int64_t>();
+    TORCH_CHECK(placeholders == provided, "the input has ", placeholders, " image soft tokens but the images give ",
+                provided);
+  }
   // The soft-token id may lie outside the embedding table; its rows are overwritten anyway.
   auto lookup_ids = config_.image_token_id >= table.size(0) ? input_ids.masked_fill(is_image, config_.text.pad_token_id)
                                                             : input_ids;

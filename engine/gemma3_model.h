@@ -53,6 +53,8 @@ class Gemma3Model {
   // (N, C, S, S) -> (N, mm_tokens_per_image, D)
   torch::Tensor ImageSoftTokens(const torch::Tensor& pixel_values, const LoraContext& lora) const;
   // Scaled token embeddings with the image soft tokens written over the placeholder positions.
+  // Without soft tokens, placeholder ids embed as ordinary tokens, as transformers does without
+  // pixel_values: that is how a generated <image_soft_token> is fed back while decoding.
   // Host ids (as BatchPrompts makes them) keep the device queue free of waits.
   torch::Tensor Embed(const torch::Tensor& input_ids, const torch::Tensor& image_soft_tokens) const;
   // Hidden states before the final norm, (B, L, D).

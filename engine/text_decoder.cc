@@ -24,12 +24,7 @@ torch::Tensor SelfAttention(const TextConfig& c, const DecoderLayerWeights& w, c
   auto k = GemmaRmsNormRope(heads(ApplyLinear(x, w.k_proj, lora), c.num_key_value_heads), w.k_norm, cos, sin,
                             c.rms_norm_eps).transpose(1, 2);
   auto v = heads(ApplyLinear(x, w.v_proj, lora), c.num_key_value_heads).transpose(1, 2);
-  if (cache != nullptr) {
-    cache->keys[layer_index].narrow(2, cache->length, len).copy_(k);
-    cache->values[layer_index].narrow(2, cache->length, len).copy_(v);
-    k = cache->keys[layer_index].narrow(2, 0, cache->length + len);
-    v = cache->values[layer_index].narrow(2, 0, cache->length + len);
-  }
+  if (cache != nullptr) std::tie(k, v) = cache->Store(layer_index, k, v);
   auto out = Attend(q, k, v, in.mask, std::pow(c.query_pre_attn_scalar, -0.5), backend);
   return ApplyLinear(out.transpose(1, 2).reshape({b, len, c.num_attention_heads * hd}), w.o_proj, lora);
 }

@@ -31,6 +31,7 @@ absl::Status ServerConfig::Validate() const {
       max_stream_inflight_bytes <= 0) {
     return absl::InvalidArgumentError("limits must be > 0");
   }
+  MG_RETURN_IF_ERROR(assistant.Validate());
   return task.Validate();
 }
 
@@ -64,6 +65,8 @@ std::vector<LogField> ServerConfig::LogFields() const {
                                {"load_timeout_seconds", adapter_loading.timeout_seconds},
                                {"max_inflight_bytes", max_inflight_bytes},
                                {"max_stream_inflight_bytes", max_stream_inflight_bytes},
+                               {"assistant_system_prompt_bytes", assistant.system_prompt.size()},
+                               {"assistant_guardrails_file", assistant.guardrails_file},
                                {"labels", task.labels.size()}});
   return fields;
 }
@@ -79,6 +82,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml_text) {
     if (root["task"]) {
       MG_ASSIGN_OR_RETURN(c.task, ParseTask(root["task"]));
     }
+    MG_ASSIGN_OR_RETURN(c.assistant, assistant::ParseAssistantConfig(root["assistant"]));
     const YAML::Node batching = root["batching"];
     ReadYaml(batching, "max_batch_size", &c.batching.max_batch_size);
     ReadYaml(batching, "max_queue_delay_us", &c.batching.max_queue_delay_us);

@@ -13,6 +13,7 @@
 #include "engine/image_decoder.h"
 #include "engine/task.h"
 #include "rpc/service_config.h"
+#include "server/assistant/assistant_config.h"
 
 namespace medgemma::server {
 
@@ -64,6 +65,8 @@ struct ServerConfig : rpc::ServiceConfig {
   // some of its requests have been answered, so a fast client waits instead of filling memory).
   int64_t max_inflight_bytes = int64_t{1} << 30;
   int64_t max_stream_inflight_bytes = int64_t{256} << 20;
+  // The Assistant's system prompt, disclaimer and guardrail rules file (`assistant:`).
+  assistant::AssistantConfig assistant;
 
   absl::Status Validate() const;
   // adapter_roots plus adapters_dir: what is loaded at start may be loaded again. Empty: any path.

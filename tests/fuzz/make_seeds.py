@@ -160,6 +160,21 @@ def classify_requests(image_seeds):
         put("classify_request", name + ".pb", protoc_encode("ClassifyRequest", text))
 
 
+def guardrails():
+    """Mode byte 0: a rules file (the shipped one, a minimal one); 1, 3, ...: answers for the
+    shipped rules, flagged and clean, cut into pieces of different lengths."""
+    put("guardrails", "shipped_rules.yaml", b"\x00" + (REPO / "config" / "guardrails.yaml").read_bytes())
+    put("guardrails", "minimal_rules.yaml", b"\x00categories: [{name: c, description: d}]\n"
+        b"rules: [{id: r, category: c, applies_to: [input, output], pattern: 'stop\\s+it', unless_preceded_by: not}]\n")
+    answers = {
+        "flagged_answer.txt": "It starts in the ducts. You should stop taking your medication. See a doctor.",
+        "near_miss_answer.txt": "Do not stop taking your medication without talking to your doctor.",
+        "unicode_answer.txt": "良性です。心配しないで。Double your dose。終わり…  “Fine.” Really!\n- e.g. quit your insulin",
+    }
+    for i, (name, text) in enumerate(answers.items()):
+        put("guardrails", name, bytes([2 * i + 1]) + text.encode())
+
+
 def main():
     shutil.rmtree(CORPUS, ignore_errors=True)
     image_seeds = images()
@@ -170,6 +185,7 @@ def main():
     dataset_csvs()
     fine_tune_requests()
     classify_requests(image_seeds)
+    guardrails()
 
 
 if __name__ == "__main__":

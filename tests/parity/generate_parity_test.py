@@ -3,7 +3,8 @@
 writes (default, window 24, and the 7-layer variant, window 6, both far shorter than the ~110-token
 task prompt, so the sliding KV cache decides every new token). HF: AutoProcessor prompt for the
 same image and text, generate(do_sample=False) stopping at <eos> or <end_of_turn>. Ours: medgemma-cli
-generate --json, eager and SDPA. The new token ids must be equal."""
+generate --json, eager and SDPA, through GenerateGreedy and (--decode-batch) through the continuous
+batch the Assistant decodes with. The new token ids must be equal."""
 import sys
 from pathlib import Path
 
@@ -35,9 +36,10 @@ def check_variant(cli, checks, name, options, png, text):
     distinct = len(set(expected))
     checks.record(f"{name} HF greedy output switches token (distinct ids)", str(distinct), ">=3", distinct >= 3)
     for attention in ["eager", "sdpa"]:
-        ours = cli.generate(model_dir, png, text, MAX_NEW_TOKENS, attention=attention)
-        checks.equal(f"{name} greedy tokens == HF generate ({attention})", ours, expected,
-                     f"{len(expected)} tokens ({len(set(expected))} distinct) after {prompt_len}")
+        for path, decode_batch in [("GenerateGreedy", False), ("DecodeBatch", True)]:
+            ours = cli.generate(model_dir, png, text, MAX_NEW_TOKENS, attention=attention, decode_batch=decode_batch)
+            checks.equal(f"{name} greedy tokens == HF generate ({attention}, {path})", ours, expected,
+                         f"{len(expected)} tokens ({len(set(expected))} distinct) after {prompt_len}")
 
 
 def main():

@@ -47,5 +47,18 @@ TEST(ServiceConfigTest, TheAdaptersDirIsAlwaysAnAdapterRoot) {
   EXPECT_TRUE(none->AllowedAdapterRoots().empty());
 }
 
+TEST(ServiceConfigTest, TheAssistantSectionIsReadAndChecked) {
+  auto c = server::ParseServerConfig("assistant:\n  system_prompt: Be brief.\n  guardrails_file: g.yaml\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->assistant.system_prompt, "Be brief.");
+  EXPECT_EQ(c->assistant.guardrails_file, "g.yaml");
+  EXPECT_EQ(c->assistant.disclaimer, assistant::AssistantConfig().disclaimer);
+  EXPECT_EQ(server::ParseServerConfig("assistant:\n  sytem_prompt: x\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto no_disclaimer = server::ParseServerConfig("assistant: {disclaimer: ''}\n");
+  ASSERT_TRUE(no_disclaimer.ok()) << no_disclaimer.status();
+  EXPECT_EQ(no_disclaimer->Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace medgemma

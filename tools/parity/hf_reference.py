@@ -132,11 +132,13 @@ class Cli:
         results = json.loads(self.run(*args, *images))
         return [torch.tensor([p["probability"] for p in r["probabilities"]]) for r in results]
 
-    def generate(self, model_dir, image, text, max_new_tokens, attention="eager", adapter=None):
+    def generate(self, model_dir, image, text, max_new_tokens, attention="eager", adapter=None, decode_batch=False):
         args = ["generate", "--model", model_dir, "--device", "cpu", "--dtype", "float32", "--attention", attention,
                 "--text", text, "--max-new-tokens", max_new_tokens, "--json"]
         if adapter:
             args += ["--adapter", adapter]
+        if decode_batch:
+            args += ["--decode-batch"]
         return json.loads(self.run(*args, image))["ids"]
 
     def prompt(self, model_dir, text=None, task=TASK_YAML):
