@@ -17,9 +17,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <mutex>
 #include <optional>
+
+#include "base/status_macros.h"
+#include "server/dicom_value_lengths.h"
 
 namespace medgemma::server {
 namespace {
@@ -93,6 +97,23 @@ Meta ReadMeta(std::string_view b) {
   }
   meta.dataset_at = at;
   return meta;
+}
+
+// The encoding the dataset is read in: the meta header's transfer syntax, or for a bare dataset
+// the guess DCMTK makes (an explicit VR where one would stand).
+DicomEncoding EncodingOf(std::string_view dataset, const Meta& meta) {
+  if (meta.transfer_syntax == "1.2.840.10008.1.2") return {/*explicit_vr=*/false, /*big_endian=*/false};
+  if (meta.transfer_syntax == "1.2.840.10008.1.2.2") return {true, true};
+  if (!meta.transfer_syntax.empty() || dataset.size() < 6) return {true, false};
+  return {std::isupper(uint8_t(dataset[4])) && std::isupper(uint8_t(dataset[5])), false};
+}
+
+absl::Status CheckValueLengths(std::string_view dataset, const Meta& meta) {
+  const std::optional<uint64_t> length = FirstOverrunningLength(dataset, EncodingOf(dataset, meta));
+  if (!length) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("the DICOM file declares a value of ", *length,
+                                                 " bytes, more than the file holds (", dataset.size(),
+                                                 " bytes of dataset)"));
 }
 
 // Raw deflate (PS3.5 A.5), refused once it passes `cap` bytes: a few KB of zeros must not become GBs.
@@ -234,12 +255,14 @@ absl::StatusOr<std::unique_ptr<DicomFile>> DicomFile::Parse(std::string_view byt
                                                    *meta.overrunning_length, " bytes, past the end of the ",
                                                    bytes.size(), "-byte file"));
   }
+  if (meta.transfer_syntax != kDeflatedUid) MG_RETURN_IF_ERROR(CheckValueLengths(bytes.substr(meta.dataset_at), meta));
   E_TransferSyntax xfer;
   absl::StatusOr<Geometry> g;
   if (meta.transfer_syntax == kDeflatedUid) {
     absl::StatusOr<std::string> inflated = Inflate(bytes.substr(meta.dataset_at), limits.max_encoded_bytes);
     if (!inflated.ok()) return inflated.status();
     xfer = EXS_LittleEndianExplicit;  // what deflate wraps
+    MG_RETURN_IF_ERROR(CheckValueLengths(*inflated, meta));
     if (absl::Status s = Read(*file->getDataset(), *inflated, xfer, DCM_UndefinedTagKey); !s.ok()) return s;
     g = CheckHeader(file->getDataset(), EXS_DeflatedLittleEndianExplicit, limits);
   } else {

@@ -10,21 +10,12 @@
 
 #include "base/utf8.h"
 #include "server/assistant/sentence_boundaries.h"
+#include "tests/assistant/shipped_rules_test_base.h"
 
 namespace medgemma::assistant {
 namespace {
 
-class GuardedStreamTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    shipped_ = new absl::StatusOr<GuardrailRules>(GuardrailRules::LoadFile(MEDGEMMA_CONFIG_DIR "/guardrails.yaml"));
-  }
-  void SetUp() override { ASSERT_TRUE(shipped_->ok()) << shipped_->status(); }
-  static const GuardrailRules& ShippedRules() { return **shipped_; }
-
- private:
-  static inline absl::StatusOr<GuardrailRules>* shipped_ = nullptr;
-};
+class GuardedStreamTest : public ShippedRulesTest {};
 
 struct Streamed {
   std::vector<std::string> chunks;  // every non-empty release, Finish's included

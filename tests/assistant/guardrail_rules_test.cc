@@ -8,20 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/assistant/shipped_rules_test_base.h"
+
 namespace medgemma::assistant {
 namespace {
 
-class GuardrailRulesTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    shipped_ = new absl::StatusOr<GuardrailRules>(GuardrailRules::LoadFile(MEDGEMMA_CONFIG_DIR "/guardrails.yaml"));
-  }
-  void SetUp() override { ASSERT_TRUE(shipped_->ok()) << shipped_->status(); }
-  static const GuardrailRules& ShippedRules() { return **shipped_; }
-
- private:
-  static inline absl::StatusOr<GuardrailRules>* shipped_ = nullptr;
-};
+class GuardrailRulesTest : public ShippedRulesTest {};
 
 // Answers each category must flag.
 const std::map<std::string, std::vector<std::string>>& FlaggedAnswers() {
