@@ -5,7 +5,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
@@ -14,18 +14,49 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <optional>
 
 #include "base/status_macros.h"
-#include "server/dicom_value_lengths.h"
 
 namespace medgemma::server {
+
+// The bytes as an anonymous in-memory file. DCMTK allocates a value by its declared length before
+// reading it, except where it can defer the read, which takes a stream it can reopen: from a file
+// it skips every value over DCM_MaxReadLength instead, and a skip past the end fails the parse
+// before anything is allocated (from a memory buffer, a 300-byte file made it allocate 4 GB). The
+// deferred values are read from the file when used, so it lives as long as what was read from it.
+class MemoryFile {
+ public:
+  static absl::StatusOr<std::unique_ptr<MemoryFile>> Create(std::string_view bytes) {
+    const int fd = memfd_create("medgemma-dicom", MFD_CLOEXEC);
+    if (fd < 0) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
+    auto file = std::unique_ptr<MemoryFile>(new MemoryFile(fd));
+    for (size_t done = 0; done < bytes.size();) {
+      const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return absl::InternalError(absl::StrCat("writing the DICOM file to memory: ", std::strerror(errno)));
+      done += static_cast<size_t>(n);
+    }
+    return file;
+  }
+  ~MemoryFile() { close(fd_); }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
+
+ private:
+  explicit MemoryFile(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 namespace {
 constexpr std::string_view kDeflatedUid = "1.2.840.10008.1.2.1.99";
 
@@ -70,6 +101,7 @@ uint32_t Le32(std::string_view b, size_t at) { return Le16(b, at) | Le16(b, at +
 struct Meta {
   size_t dataset_at = 0;
   std::string transfer_syntax;
+  bool part10 = false;  // the file has a meta group (after the preamble and "DICM", or at its start)
   // A meta element whose declared length runs past the file: refused here, because DCMTK
   // allocates an element's declared length before it reads (a 300-byte file asked for 2.4 GB).
   std::optional<uint64_t> overrunning_length;
@@ -77,17 +109,22 @@ struct Meta {
 
 Meta ReadMeta(std::string_view b) {
   Meta meta;
-  if (b.size() < 132 || b.substr(128, 4) != "DICM") return meta;
-  size_t at = 132;
+  // DCMTK also reads a meta group that starts the file without the preamble.
+  const bool preamble = b.size() >= 132 && b.substr(128, 4) == "DICM";
+  if (!preamble && (b.size() < 8 || Le16(b, 0) != 0x0002)) return meta;
+  meta.part10 = true;
+  size_t at = preamble ? 132 : 0;
   while (at + 8 <= b.size() && Le16(b, at) == 0x0002) {
     const uint32_t element = Le16(b, at + 2);
     const std::string_view vr = b.substr(at + 4, 2);
     const bool long_form = vr == "OB" || vr == "OW" || vr == "OF" || vr == "SQ" || vr == "UT" || vr == "UN";
-    if (long_form && at + 12 > b.size()) return {};
+    if (long_form && at + 12 > b.size()) return Meta{0, "", true, std::nullopt};
     const uint64_t length = long_form ? Le32(b, at + 8) : Le16(b, at + 6);
     const size_t value_at = at + (long_form ? 12 : 8);
-    if (value_at + length > b.size()) return Meta{0, "", length};
-    if (element == 0x0010) {
+    if (value_at + length > b.size()) return Meta{0, "", true, length};
+    // The first (0002,0010) counts, as in DCMTK, which ignores a repeated element: reading another
+    // one than DCMTK does let it inflate a dataset we took for plain, through a stream it cannot skip in.
+    if (element == 0x0010 && meta.transfer_syntax.empty()) {
       meta.transfer_syntax = std::string(b.substr(value_at, length));
       while (!meta.transfer_syntax.empty() && (meta.transfer_syntax.back() == '\0' || meta.transfer_syntax.back() == ' ')) {
         meta.transfer_syntax.pop_back();
@@ -97,23 +134,6 @@ Meta ReadMeta(std::string_view b) {
   }
   meta.dataset_at = at;
   return meta;
-}
-
-// The encoding the dataset is read in: the meta header's transfer syntax, or for a bare dataset
-// the guess DCMTK makes (an explicit VR where one would stand).
-DicomEncoding EncodingOf(std::string_view dataset, const Meta& meta) {
-  if (meta.transfer_syntax == "1.2.840.10008.1.2") return {/*explicit_vr=*/false, /*big_endian=*/false};
-  if (meta.transfer_syntax == "1.2.840.10008.1.2.2") return {true, true};
-  if (!meta.transfer_syntax.empty() || dataset.size() < 6) return {true, false};
-  return {std::isupper(uint8_t(dataset[4])) && std::isupper(uint8_t(dataset[5])), false};
-}
-
-absl::Status CheckValueLengths(std::string_view dataset, const Meta& meta) {
-  const std::optional<uint64_t> length = FirstOverrunningLength(dataset, EncodingOf(dataset, meta));
-  if (!length) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("the DICOM file declares a value of ", *length,
-                                                 " bytes, more than the file holds (", dataset.size(),
-                                                 " bytes of dataset)"));
 }
 
 // Raw deflate (PS3.5 A.5), refused once it passes `cap` bytes: a few KB of zeros must not become GBs.
@@ -223,20 +243,22 @@ absl::Status CheckPixelData(DcmDataset* dataset, E_TransferSyntax xfer, const Ge
   return absl::OkStatus();
 }
 
-absl::Status Read(DcmObject& object, std::string_view bytes, E_TransferSyntax xfer, const DcmTagKey& stop) {
-  DcmInputBufferStream stream;
-  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  stream.setEos();
+// Reads `object` from `bytes`; returns the memory file its deferred values are read from.
+absl::StatusOr<std::unique_ptr<MemoryFile>> Read(DcmObject& object, std::string_view bytes, E_TransferSyntax xfer,
+                                                 const DcmTagKey& stop) {
+  MG_ASSIGN_OR_RETURN(std::unique_ptr<MemoryFile> memory, MemoryFile::Create(bytes));
+  DcmInputFileStream stream(memory->path().c_str());
+  if (stream.status().bad()) return absl::InternalError(absl::StrCat("reading the DICOM file: ", stream.status().text()));
   object.transferInit();
   OFCondition read;
   if (auto* file = dynamic_cast<DcmFileFormat*>(&object)) {
     read = file->readUntilTag(stream, xfer, EGL_noChange, DCM_MaxReadLength, stop);
   } else {
-    read = static_cast<DcmDataset&>(object).read(stream, xfer);
+    read = static_cast<DcmDataset&>(object).read(stream, xfer, EGL_noChange, DCM_MaxReadLength);
   }
   object.transferEnd();
   if (read.bad()) return absl::InvalidArgumentError(absl::StrCat("the DICOM file does not parse: ", read.text()));
-  return absl::OkStatus();
+  return memory;
 }
 }  // namespace
 
@@ -255,25 +277,29 @@ absl::StatusOr<std::unique_ptr<DicomFile>> DicomFile::Parse(std::string_view byt
                                                    *meta.overrunning_length, " bytes, past the end of the ",
                                                    bytes.size(), "-byte file"));
   }
-  if (meta.transfer_syntax != kDeflatedUid) MG_RETURN_IF_ERROR(CheckValueLengths(bytes.substr(meta.dataset_at), meta));
+  // DCMTK resyncs past a broken meta header and may then read the dataset as deflated, through a
+  // stream it cannot skip in, allocating declared lengths again: a file whose meta header does not
+  // give its transfer syntax plainly is refused here.
+  if (meta.part10 && meta.transfer_syntax.empty()) {
+    return absl::InvalidArgumentError("the DICOM file's meta header is malformed: no transfer syntax (0002,0010) in it");
+  }
   E_TransferSyntax xfer;
   absl::StatusOr<Geometry> g;
   if (meta.transfer_syntax == kDeflatedUid) {
     absl::StatusOr<std::string> inflated = Inflate(bytes.substr(meta.dataset_at), limits.max_encoded_bytes);
     if (!inflated.ok()) return inflated.status();
     xfer = EXS_LittleEndianExplicit;  // what deflate wraps
-    MG_RETURN_IF_ERROR(CheckValueLengths(*inflated, meta));
-    if (absl::Status s = Read(*file->getDataset(), *inflated, xfer, DCM_UndefinedTagKey); !s.ok()) return s;
+    MG_ASSIGN_OR_RETURN(out->memory_, Read(*file->getDataset(), *inflated, xfer, DCM_UndefinedTagKey));
     g = CheckHeader(file->getDataset(), EXS_DeflatedLittleEndianExplicit, limits);
   } else {
     // The header first, so that a file refused for its syntax or size is not copied whole.
     DcmFileFormat header;
-    if (absl::Status s = Read(header, bytes, EXS_Unknown, DCM_PixelData); !s.ok()) return s;
+    MG_ASSIGN_OR_RETURN(std::unique_ptr<MemoryFile> header_memory, Read(header, bytes, EXS_Unknown, DCM_PixelData));
     xfer = header.getDataset()->getOriginalXfer();
     if (xfer == EXS_DeflatedLittleEndianExplicit) return absl::InvalidArgumentError("the deflated DICOM file's meta header is malformed");
     g = CheckHeader(header.getDataset(), xfer, limits);
     if (!g.ok()) return g.status();
-    if (absl::Status s = Read(*file, bytes, EXS_Unknown, DCM_UndefinedTagKey); !s.ok()) return s;
+    MG_ASSIGN_OR_RETURN(out->memory_, Read(*file, bytes, EXS_Unknown, DCM_UndefinedTagKey));
   }
   if (!g.ok()) return g.status();
   DcmDataset* dataset = file->getDataset();

@@ -36,6 +36,8 @@ struct DicomFrame {
 
 // A parsed file whose frames decode one at a time, from any thread (one after another: DCMTK's
 // objects are not safe to share).
+class MemoryFile;
+
 class DicomFile {
  public:
   static absl::StatusOr<std::unique_ptr<DicomFile>> Parse(std::string_view bytes, const ImageLimits& limits);
@@ -55,6 +57,7 @@ class DicomFile {
   DicomFile() = default;
 
   absl::Mutex mu_;
+  std::unique_ptr<MemoryFile> memory_;  // what file_'s values not yet loaded are read from
   std::unique_ptr<DcmFileFormat> file_ ABSL_GUARDED_BY(mu_);
   int xfer_ = 0;  // E_TransferSyntax the dataset's pixel data is held in
   int64_t rows_ = 0, columns_ = 0, samples_ = 1, bytes_per_sample_ = 1;

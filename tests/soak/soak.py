@@ -359,7 +359,10 @@ class Soak:
             t.start()
         job = self.start_job(tpb, trainer_stub)
         d = a.duration
-        kill_at, restart_at, warm_at = 0.2 * d, 0.3 * d, 0.3 * d + max(0.1 * d, 10)
+        # The warm-up runs from when the restarted server is back (its start-up time varies with the
+        # machine's load), so that RSS is measured from a server that has served for a while.
+        kill_at, restart_at, warm_up = 0.2 * d, 0.3 * d, max(0.1 * d, 10)
+        warm_at = float("inf")
         killed = restarted = False
         phase = "before restart"
         rss_warm = None
@@ -382,6 +385,7 @@ class Soak:
                 self.restart_window = (self.restart_window[0], time.time() + 2)
                 self.log("medgemma-server back")
                 restarted, phase = True, "after restart"
+                warm_at = time.time() - self.t0 + warm_up
             if restarted and rss_warm is None and now >= warm_at:
                 rss_warm = len(self.samples)
                 phase = "measured"
